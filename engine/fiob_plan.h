@@ -1,0 +1,93 @@
+/*
+ * Alignment math and I/O plans: which of the three kinds an I/O is, the
+ * enclosing aligned window, the read-modify-write reads a write needs, and how
+ * window bytes map back to user bytes. Pure arithmetic, no I/O.
+ */
+#ifndef FIOB_PLAN_H
+#define FIOB_PLAN_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/* What the target's O_DIRECT path needs; both are powers of two, >= 1. */
+struct fiob_align {
+	uint32_t off;	/* offsets and lengths */
+	uint32_t mem;	/* buffer addresses (and segment lengths) */
+};
+
+enum fiob_mode {
+	FIOB_MODE_AUTO = 0,	/* bounce only what must be bounced */
+	FIOB_MODE_ALWAYS,	/* bounce everything: measures copy overhead */
+	FIOB_MODE_NEVER,	/* pass everything through, like stock io_uring */
+};
+
+enum fiob_kind {
+	FIOB_KIND_PASS = 0,	/* aligned: straight to io_uring, no copy */
+	FIOB_KIND_MEM,		/* only the memory is misaligned: copy all */
+	FIOB_KIND_WINDOW,	/* offset or length misaligned: aligned window */
+};
+
+#define FIOB_MAX_RMW_READS	2
+
+struct fiob_plan {
+	uint64_t win_off;	/* first byte of the aligned window */
+	uint64_t win_len;	/* window length, a multiple of align.off */
+	uint32_t head;		/* user offset - win_off */
+	uint8_t kind;		/* enum fiob_kind */
+	uint8_t nr_rmw;		/* writes: reads of partial blocks needed */
+	/* Partial head/tail blocks to read before a window write. */
+	uint64_t rmw_off[FIOB_MAX_RMW_READS];
+	uint32_t rmw_len[FIOB_MAX_RMW_READS];
+};
+
+static inline bool fiob_is_pow2(uint64_t v)
+{
+	return v && !(v & (v - 1));
+}
+
+static inline uint64_t fiob_round_down(uint64_t v, uint64_t a)
+{
+	return v & ~(a - 1);
+}
+
+static inline uint64_t fiob_round_up(uint64_t v, uint64_t a)
+{
+	return (v + a - 1) & ~(a - 1);
+}
+
+/* Which kind an I/O of @len bytes at @off from/to @addr is under @mode. */
+enum fiob_kind fiob_classify(const struct fiob_align *a, enum fiob_mode mode,
+			     uint64_t off, uint64_t len, uintptr_t addr);
+
+/*
+ * Fill @p for an I/O classified as @kind. For a window write, also plan the
+ * reads of the partial head and tail blocks: one read when they are the same
+ * or adjacent blocks, two otherwise.
+ */
+void fiob_plan(struct fiob_plan *p, const struct fiob_align *a,
+	       enum fiob_kind kind, uint64_t off, uint64_t len, bool is_write);
+
+/*
+ * User bytes covered by a window transfer that moved @res bytes (res >= 0):
+ * clamp(res - head, 0, len). fio must see user bytes, never window bytes.
+ */
+static inline uint64_t fiob_user_bytes(const struct fiob_plan *p, uint64_t len,
+				       uint64_t res)
+{
+	if (res <= p->head)
+		return 0;
+	res -= p->head;
+	return res < len ? res : len;
+}
+
+/*
+ * Bytes one bounce slot needs so that any I/O up to @max_len fits with its
+ * window: max_len plus two alignment blocks, rounded up to @page.
+ */
+static inline uint64_t fiob_slot_bytes(uint64_t max_len, uint32_t off_align,
+				       uint32_t page)
+{
+	return fiob_round_up(max_len + 2 * (uint64_t)off_align, page);
+}
+
+#endif

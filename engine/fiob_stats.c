@@ -1,0 +1,132 @@
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include "fiob_stats.h"
+
+/* A bounded appender: keeps counting past the end like snprintf does. */
+struct out {
+	char *buf;
+	size_t len;
+	size_t pos;
+};
+
+static void put(struct out *o, const char *fmt, ...)
+{
+	size_t room = o->pos < o->len ? o->len - o->pos : 0;
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(room ? o->buf + o->pos : NULL, room, fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		o->pos += (size_t)n;
+}
+
+static void put_json_string(struct out *o, const char *s)
+{
+	put(o, "\"");
+	for (; s && *s; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c == '"' || c == '\\')
+			put(o, "\\%c", c);
+		else if (c < 0x20)
+			put(o, "\\u%04x", c);
+		else
+			put(o, "%c", c);
+	}
+	put(o, "\"");
+}
+
+#define COUNTERS(X)						\
+	X(passthrough) X(mem_bounced) X(window_reads)		\
+	X(rmw_writes) X(rmw_reads) X(bytes_copied) X(waits)	\
+	X(ring_empty) X(short_done) X(syncs) X(eof_trims)
+
+int fiob_stats_line(char *buf, size_t len, const struct fiob_stats_ctx *ctx,
+		    const struct fiob_stats *s)
+{
+	struct out o = { buf, len, 0 };
+	uint32_t i;
+
+	if (len)
+		buf[0] = '\0';
+	put(&o, "fio-bounce: %s: mode=%s pass=%" PRIu64 " mem=%" PRIu64
+	    " winread=%" PRIu64 " rmw=%" PRIu64 " copied=%" PRIu64
+	    " waits=%" PRIu64 " ring_empty=%" PRIu64 " short=%" PRIu64,
+	    ctx->job, ctx->mode, s->passthrough, s->mem_bounced,
+	    s->window_reads, s->rmw_writes, s->bytes_copied, s->waits,
+	    s->ring_empty, s->short_done);
+	for (i = 0; i < ctx->nr_files; i++) {
+		const struct fiob_stats_file *f = &ctx->files[i];
+
+		put(&o, " align[%s]=%u/%u(%s)", f->name, f->align.off,
+		    f->align.mem, f->src);
+	}
+	return (int)o.pos;
+}
+
+int fiob_stats_json(char *buf, size_t len, const struct fiob_stats_ctx *ctx,
+		    const struct fiob_stats *s)
+{
+	struct out o = { buf, len, 0 };
+	bool first = true;
+	uint32_t i;
+
+	if (len)
+		buf[0] = '\0';
+	put(&o, "{\"job\":");
+	put_json_string(&o, ctx->job);
+	put(&o, ",\"mode\":");
+	put_json_string(&o, ctx->mode);
+	put(&o, ",\"slots\":%u,\"slot_size\":%" PRIu64 ",\"files\":[",
+	    ctx->nr_slots, ctx->slot_size);
+	for (i = 0; i < ctx->nr_files; i++) {
+		const struct fiob_stats_file *f = &ctx->files[i];
+
+		put(&o, "%s{\"name\":", i ? "," : "");
+		put_json_string(&o, f->name);
+		put(&o, ",\"off_align\":%u,\"mem_align\":%u,\"source\":",
+		    f->align.off, f->align.mem);
+		put_json_string(&o, f->src);
+		put(&o, "}");
+	}
+	put(&o, "],\"counters\":{");
+#define X(name)								\
+	put(&o, "%s\"" #name "\":%" PRIu64, first ? "" : ",", s->name);	\
+	first = false;
+	COUNTERS(X)
+#undef X
+	put(&o, "}}\n");
+	return (int)o.pos;
+}
+
+int fiob_stats_append(const char *path, const char *buf, size_t len)
+{
+	int fd, ret = 0;
+	ssize_t n;
+
+	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return -errno;
+	if (flock(fd, LOCK_EX) < 0) {
+		ret = -errno;
+		goto err;
+	}
+	n = write(fd, buf, len);
+	if (n < 0)
+		ret = -errno;
+	else if ((size_t)n != len)
+		ret = -EIO;
+	flock(fd, LOCK_UN);
+err:
+	close(fd);
+	return ret;
+}

@@ -1,0 +1,57 @@
+/*
+ * Per-job counters and their two renderings: the one-line summary printed at
+ * job end, and the JSON object appended to bounce_stats=PATH.
+ */
+#ifndef FIOB_STATS_H
+#define FIOB_STATS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "fiob_plan.h"
+
+struct fiob_stats {
+	uint64_t passthrough;	/* aligned I/O sent as is */
+	uint64_t mem_bounced;	/* whole transfer copied: memory misaligned */
+	uint64_t window_reads;	/* misaligned reads through a window */
+	uint64_t rmw_writes;	/* misaligned writes (read-modify-write) */
+	uint64_t rmw_reads;	/* partial-block reads issued for them */
+	uint64_t bytes_copied;
+	uint64_t waits;		/* I/O that waited behind an RMW window */
+	uint64_t ring_empty;	/* FIO_Q_BUSY: no free bounce slot */
+	uint64_t short_done;	/* completions with fewer bytes than asked */
+	uint64_t syncs;		/* fsync and fdatasync */
+	uint64_t eof_trims;	/* windows past EOF cut back to the user end */
+};
+
+/* What the job ran with, for the records. */
+struct fiob_stats_file {
+	const char *name;
+	struct fiob_align align;	/* in force */
+	const char *src;		/* where it came from */
+};
+
+struct fiob_stats_ctx {
+	const char *job;
+	const char *mode;
+	uint32_t nr_slots;
+	uint64_t slot_size;
+	const struct fiob_stats_file *files;
+	uint32_t nr_files;
+};
+
+/* One human line, no newline. Returns what snprintf would. */
+int fiob_stats_line(char *buf, size_t len, const struct fiob_stats_ctx *ctx,
+		    const struct fiob_stats *s);
+
+/* One JSON object plus '\n'. Returns what snprintf would. */
+int fiob_stats_json(char *buf, size_t len, const struct fiob_stats_ctx *ctx,
+		    const struct fiob_stats *s);
+
+/*
+ * Append @len bytes to @path in one locked write, so jobs in other processes
+ * appending to the same file never interleave. Returns 0 or -errno.
+ */
+int fiob_stats_append(const char *path, const char *buf, size_t len);
+
+#endif
