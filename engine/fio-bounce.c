@@ -1,0 +1,643 @@
+/*
+ * fio-bounce: a fio external ioengine on liburing that runs the I/O stock
+ * engines fail with EINVAL under O_DIRECT (bs=1000, iomem_align=7,
+ * blockalign=512 on a 4Kn device, ...). Aligned I/O goes straight to
+ * io_uring; misaligned I/O is bounced (see fiob_core.h).
+ *
+ * This is the only file that knows fio. It is built against the headers of
+ * the exact fio that loads it, and refuses to run under any other.
+ *
+ *   fio --ioengine=external:/path/to/fio-bounce.so job.fio
+ */
+#include <dlfcn.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/uio.h>
+
+#include "fio.h"
+#include "optgroup.h"
+
+#include "fiob_align.h"
+#include "fiob_copy.h"
+#include "fiob_core.h"
+#include "fiob_stats.h"
+
+#ifndef FIOB_BUILT_FOR
+#error "FIOB_BUILT_FOR must name the fio version of the headers (the Makefile sets it)"
+#endif
+
+/* ---- per-thread data ------------------------------------------------ */
+
+struct fiob_data {
+	struct fiob_core core;
+	bool core_up;
+	struct io_u **io_us;		/* by index, from io_u_init */
+	struct iovec *io_u_bufs;	/* fixedbufs: each io_u's buffer */
+	int *fds;			/* registerfiles: descriptors */
+	struct io_u **queued;		/* queued since the last commit */
+	unsigned int nr_queued;
+	struct fiob_stats_file *stat_files;
+	bool hipri_warned;
+	bool shared_checked;
+};
+
+struct fiob_options {
+	void *pad;		/* fio stores the thread pointer at offset 0 */
+	unsigned int bounce;	/* enum fiob_mode */
+	unsigned int bounce_slots;
+	unsigned int bounce_align;
+	unsigned int bounce_mem_align;
+	char *bounce_stats;
+	unsigned int hipri;
+	unsigned int fixedbufs;
+	unsigned int registerfiles;
+	unsigned int sqpoll_thread;
+	unsigned int sqpoll_cpu;
+	unsigned int sqpoll_set;
+	unsigned int nowait;
+};
+
+static const char *const fiob_mode_names[] = { "auto", "always", "never" };
+
+static int fiob_pow2_opt(const char *name, unsigned long long val,
+			 unsigned int *dst)
+{
+	if (val && (!fiob_is_pow2(val) || val > (1u << 30))) {
+		log_err("fio-bounce: %s=%llu is not a power of two "
+			"(use 0 to learn it from the target)\n", name, val);
+		return 1;
+	}
+	*dst = (unsigned int)val;
+	return 0;
+}
+
+static int fiob_align_cb(void *data, unsigned long long *val)
+{
+	struct fiob_options *o = data;
+
+	return fiob_pow2_opt("bounce_align", *val, &o->bounce_align);
+}
+
+static int fiob_mem_align_cb(void *data, unsigned long long *val)
+{
+	struct fiob_options *o = data;
+
+	return fiob_pow2_opt("bounce_mem_align", *val, &o->bounce_mem_align);
+}
+
+static int fiob_sqpoll_cb(void *data, unsigned long long *val)
+{
+	struct fiob_options *o = data;
+
+	o->sqpoll_cpu = (unsigned int)*val;
+	o->sqpoll_set = 1;
+	return 0;
+}
+
+#define FIOB_OPT(...)							\
+	{ .category = FIO_OPT_C_ENGINE, .group = FIO_OPT_G_IOURING, __VA_ARGS__ }
+
+static struct fio_option options[] = {
+	FIOB_OPT(.name = "bounce", .lname = "Bounce mode", .type = FIO_OPT_STR,
+		 .off1 = offsetof(struct fiob_options, bounce), .def = "auto",
+		 .help = "Which I/O goes through bounce buffers",
+		 .posval = {
+			{ .ival = "auto", .oval = FIOB_MODE_AUTO,
+			  .help = "Only what the target's O_DIRECT rules refuse" },
+			{ .ival = "always", .oval = FIOB_MODE_ALWAYS,
+			  .help = "Everything (measures copy overhead)" },
+			{ .ival = "never", .oval = FIOB_MODE_NEVER,
+			  .help = "Nothing: plain io_uring, misaligned I/O fails" },
+		 }),
+	FIOB_OPT(.name = "bounce_slots", .lname = "Bounce slots",
+		 .type = FIO_OPT_INT,
+		 .off1 = offsetof(struct fiob_options, bounce_slots),
+		 .minval = 1, .maxval = 65536,
+		 .help = "Bounce buffers per job (default: iodepth)"),
+	FIOB_OPT(.name = "bounce_align", .lname = "Bounce offset alignment",
+		 .type = FIO_OPT_INT, .cb = fiob_align_cb, .def = "0",
+		 .help = "Raise the offset/length alignment to this power of two (0: learn it)"),
+	FIOB_OPT(.name = "bounce_mem_align", .lname = "Bounce memory alignment",
+		 .type = FIO_OPT_INT, .cb = fiob_mem_align_cb, .def = "0",
+		 .help = "Raise the buffer address alignment to this power of two (0: learn it)"),
+	FIOB_OPT(.name = "bounce_stats", .lname = "Bounce stats file",
+		 .type = FIO_OPT_STR_STORE,
+		 .off1 = offsetof(struct fiob_options, bounce_stats),
+		 .help = "Append one JSON object of bounce counters per job to this file"),
+	FIOB_OPT(.name = "hipri", .lname = "High Priority",
+		 .type = FIO_OPT_STR_SET,
+		 .off1 = offsetof(struct fiob_options, hipri),
+		 .help = "Use polled IO completions (IORING_SETUP_IOPOLL)"),
+	FIOB_OPT(.name = "fixedbufs", .lname = "Fixed (pre-mapped) IO buffers",
+		 .type = FIO_OPT_STR_SET,
+		 .off1 = offsetof(struct fiob_options, fixedbufs),
+		 .help = "Pre map IO buffers and bounce slots"),
+	FIOB_OPT(.name = "registerfiles", .lname = "Register file set",
+		 .type = FIO_OPT_STR_SET,
+		 .off1 = offsetof(struct fiob_options, registerfiles),
+		 .help = "Pre-open/register files"),
+	FIOB_OPT(.name = "sqthread_poll", .lname = "Kernel SQ thread polling",
+		 .type = FIO_OPT_STR_SET,
+		 .off1 = offsetof(struct fiob_options, sqpoll_thread),
+		 .help = "Offload submission/completion to kernel thread"),
+	FIOB_OPT(.name = "sqthread_poll_cpu", .lname = "SQ Thread Poll CPU",
+		 .type = FIO_OPT_INT, .cb = fiob_sqpoll_cb,
+		 .help = "What CPU to run SQ thread polling on"),
+	FIOB_OPT(.name = "nowait", .lname = "RWF_NOWAIT",
+		 .type = FIO_OPT_BOOL,
+		 .off1 = offsetof(struct fiob_options, nowait),
+		 .help = "Use RWF_NOWAIT for reads/writes"),
+	{ .name = NULL },
+};
+
+/* ---- helpers -------------------------------------------------------- */
+
+/*
+ * fio 3.33 checks only the ioops version; structures change between fio
+ * releases without it moving. Compare the running fio's version string with
+ * the headers this engine was built against, through dlsym so that a fio
+ * without the symbol gets this message rather than a loader error.
+ */
+static int fiob_check_abi(void)
+{
+	const char *running = dlsym(RTLD_DEFAULT, "fio_version_string");
+
+	if (running && !strcmp(running, FIOB_BUILT_FOR))
+		return 0;
+	log_err("fio-bounce: built for %s but running under %s; refusing to "
+		"run. Rebuild against the running fio: 'make clean all', or "
+		"'make FIO_SRC=/path/to/its/configured/source'\n",
+		FIOB_BUILT_FOR, running ? running : "an unknown fio");
+	return -EPROTO;
+}
+
+static uint32_t fiob_max(uint32_t a, uint32_t b)
+{
+	return a > b ? a : b;
+}
+
+/* Close on an error path: the error being reported is the first one. */
+static void fiob_close_quietly(struct thread_data *td, struct fio_file *f)
+{
+	int fio_unused ret = generic_close_file(td, f);
+}
+
+/* Could this job write partial blocks of a target with @blk-byte blocks? */
+static bool fiob_may_rmw(struct thread_data *td, uint32_t blk)
+{
+	struct thread_options *to = &td->o;
+
+	if (!td_write(td) || blk <= 1)
+		return false;
+	return to->bs_unaligned || to->min_bs[DDIR_WRITE] % blk ||
+	       to->max_bs[DDIR_WRITE] % blk || to->ba[DDIR_WRITE] % blk ||
+	       to->start_offset % blk;
+}
+
+/*
+ * RMW serialization is per job. Other jobs that write the same file run in
+ * their own process with their own table: warn once where that can bite.
+ */
+static void fiob_warn_shared(struct thread_data *td, struct fio_file *f,
+			     uint32_t blk)
+{
+	struct thread_data *other;
+	struct fio_file *of;
+	unsigned int j;
+	int i;
+
+	if (!fiob_may_rmw(td, blk))
+		return;
+	for_each_td(other, i) {
+		if (other == td || !td_write(other))
+			continue;
+		for_each_file(other, of, j) {
+			if (!of->file_name || strcmp(of->file_name, f->file_name))
+				continue;
+			log_info("fio-bounce: warning: jobs '%s' and '%s' both "
+				 "write %s with misaligned writes; read-modify-"
+				 "write is serialized within one job only, so "
+				 "they can lose each other's bytes\n",
+				 td->o.name, other->o.name, f->file_name);
+			return;
+		}
+	}
+}
+
+/* The rule in force for @f: what it needs, raised by the overrides. */
+static int fiob_file_align(struct thread_data *td, struct fio_file *f,
+			   const struct fiob_file_info *fi,
+			   struct fiob_align *in_force)
+{
+	struct fiob_options *o = td->eo;
+	struct fiob_data *fd = td->io_ops_data;
+
+	if (o->bounce_align && o->bounce_align < fi->need.off) {
+		log_err("fio-bounce: bounce_align=%u is lower than the %u bytes "
+			"%s needs (%s)\n", o->bounce_align, fi->need.off,
+			f->file_name, fiob_align_src_name(fi->src));
+		return -EINVAL;
+	}
+	if (o->bounce_mem_align && o->bounce_mem_align < fi->need.mem) {
+		log_err("fio-bounce: bounce_mem_align=%u is lower than the %u "
+			"bytes %s needs (%s)\n", o->bounce_mem_align,
+			fi->need.mem, f->file_name,
+			fiob_align_src_name(fi->src));
+		return -EINVAL;
+	}
+	in_force->off = fiob_max(fi->need.off, o->bounce_align);
+	in_force->mem = fiob_max(fi->need.mem, o->bounce_mem_align);
+	if (fd->core.slots.nr &&
+	    fiob_slot_bytes(td_max_bs(td), in_force->off, page_size) >
+	    fd->core.slots.size) {
+		log_err("fio-bounce: %s needs %u-byte blocks, more than the "
+			"bounce slots were sized for; set bounce_align=%u\n",
+			f->file_name, in_force->off, in_force->off);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static void fiob_report(struct thread_data *td)
+{
+	struct fiob_options *o = td->eo;
+	struct fiob_data *fd = td->io_ops_data;
+	struct fiob_stats_ctx ctx = {
+		.job = td->o.name,
+		.mode = fiob_mode_names[o->bounce],
+		.nr_slots = fd->core.slots.nr,
+		.slot_size = fd->core.slots.size,
+		.files = fd->stat_files,
+		.nr_files = td->o.nr_files,
+	};
+	char line[2048];
+	int ret;
+
+	/* A line of text in JSON or terse output would corrupt it. */
+	if (output_format == FIO_OUTPUT_NORMAL) {
+		fiob_stats_line(line, sizeof(line), &ctx, &fd->core.stats);
+		log_info("%s\n", line);
+	}
+	if (!o->bounce_stats)
+		return;
+	fiob_stats_json(line, sizeof(line), &ctx, &fd->core.stats);
+	ret = fiob_stats_append(o->bounce_stats, line, strlen(line));
+	if (ret)
+		log_err("fio-bounce: bounce_stats=%s: %s\n", o->bounce_stats,
+			strerror(-ret));
+}
+
+/* ---- hooks ---------------------------------------------------------- */
+
+/*
+ * init: first hook in the job's thread. Refuse a mismatched fio before
+ * touching anything, then allocate what does not depend on io_u buffers.
+ */
+static int fiob_init(struct thread_data *td)
+{
+	struct fiob_options *o = td->eo;
+	struct fiob_data *fd;
+
+	if (fiob_check_abi())
+		return 1;
+	/* sqthread_poll submits from a kernel thread: it needs fixed files. */
+	if (o->sqpoll_thread)
+		o->registerfiles = 1;
+	if (o->registerfiles && td->o.nr_files != td->o.open_files) {
+		log_err("fio-bounce: registerfiles needs nr_files == open_files\n");
+		return 1;
+	}
+	fd = calloc(1, sizeof(*fd));
+	if (!fd)
+		goto err;
+	td->io_ops_data = fd;
+	fd->io_us = calloc(td->o.iodepth, sizeof(*fd->io_us));
+	fd->io_u_bufs = calloc(td->o.iodepth, sizeof(*fd->io_u_bufs));
+	fd->queued = calloc(td->o.iodepth, sizeof(*fd->queued));
+	fd->stat_files = calloc(td->o.nr_files, sizeof(*fd->stat_files));
+	fd->fds = calloc(td->o.nr_files, sizeof(*fd->fds));
+	if (!fd->io_us || !fd->io_u_bufs || !fd->queued || !fd->stat_files ||
+	    !fd->fds)
+		goto err;
+	return 0;
+err:
+	td_verror(td, ENOMEM, "fiob_init");
+	return 1;
+}
+
+/*
+ * io_u_init: remember each io_u. Its buffer is assigned only after all
+ * io_u_init calls, so fixedbufs reads it in post_init.
+ */
+static int fiob_io_u_init(struct thread_data *td, struct io_u *io_u)
+{
+	struct fiob_data *fd = td->io_ops_data;
+
+	fd->io_us[io_u->index] = io_u;
+	return 0;
+}
+
+/*
+ * Open and register every file up front (registerfiles). Afterwards the
+ * files look closed to fio; open_file hands out the registered descriptor.
+ */
+static int fiob_register_files(struct thread_data *td)
+{
+	struct fiob_data *fd = td->io_ops_data;
+	struct fio_file *f;
+	unsigned int i;
+	int ret = 0;
+
+	for_each_file(td, f, i) {
+		if (generic_open_file(td, f)) {
+			ret = -(td->error ? td->error : EIO);
+			goto err;
+		}
+		fd->fds[i] = f->fd;
+	}
+	ret = fiob_core_register_files(&fd->core, fd->fds, td->o.nr_files);
+	if (ret) {
+		log_err("fio-bounce: registerfiles: %s\n", strerror(-ret));
+		td_verror(td, -ret, "io_uring_register_files");
+	}
+err:
+	for_each_file(td, f, i) {
+		if (ret && f->fd != -1)
+			fiob_close_quietly(td, f);
+		f->fd = -1;
+	}
+	return ret;
+}
+
+/* post_init: io_u buffers exist now; build the ring and the bounce ring. */
+static int fiob_post_init(struct thread_data *td)
+{
+	struct fiob_options *o = td->eo;
+	struct fiob_data *fd = td->io_ops_data;
+	uint32_t slot_align = fiob_max(o->bounce_align, page_size);
+	struct fiob_core_params p = {
+		.depth = td->o.iodepth,
+		.nr_files = td->o.nr_files,
+		.mode = o->bounce,
+		.ring = {
+			.hipri = o->hipri,
+			.sqpoll = o->sqpoll_thread,
+			.sqpoll_cpu = o->sqpoll_set ? (int)o->sqpoll_cpu : -1,
+			.nowait = o->nowait,
+			.fixedbufs = o->fixedbufs,
+			.ioprio = td->ioprio,
+		},
+		.user_bufs = fd->io_u_bufs,
+	};
+	unsigned int i;
+	int ret;
+
+	for (i = 0; i < td->o.iodepth; i++) {
+		fd->io_u_bufs[i].iov_base = fd->io_us[i]->buf;
+		fd->io_u_bufs[i].iov_len = td_max_bs(td);
+	}
+	if (o->bounce != FIOB_MODE_NEVER) {
+		p.nr_slots = o->bounce_slots ? o->bounce_slots : td->o.iodepth;
+		p.slot_size = fiob_slot_bytes(td_max_bs(td),
+					      fiob_max(slot_align, 4096),
+					      page_size);
+	}
+	ret = fiob_core_init(&fd->core, &p);
+	if (ret) {
+		log_err("fio-bounce: %s: %s\n", fd->core.err_what,
+			strerror(-ret));
+		td_verror(td, -ret, "fiob_post_init");
+		return 1;
+	}
+	fd->core_up = true;
+	dprint(FD_IO, "fio-bounce: mode=%s slots=%u slot_size=%zu copy=%s\n",
+	       fiob_mode_names[o->bounce], fd->core.slots.nr,
+	       fd->core.slots.size, fiob_copy_impl());
+	if (o->registerfiles && fiob_register_files(td))
+		return 1;
+	return 0;
+}
+
+/*
+ * open_file: open (or hand out the registered descriptor), then learn what
+ * the file's O_DIRECT path needs. May run before init (fio's file layout),
+ * when there is nothing to set up yet.
+ */
+static int fiob_open_file(struct thread_data *td, struct fio_file *f)
+{
+	struct fiob_options *o = td->eo;
+	struct fiob_data *fd = td->io_ops_data;
+	struct fiob_file *cf;
+	struct fiob_file_info fi;
+	struct fiob_align in_force;
+	int ret;
+
+	if (!fd || !fd->core_up)
+		return generic_open_file(td, f);
+	if (o->registerfiles)
+		f->fd = fd->fds[f->fileno];
+	else if ((ret = generic_open_file(td, f)))
+		return ret;
+
+	ret = fiob_align_discover(f->fd, &fi);
+	if (!ret)
+		ret = fiob_file_align(td, f, &fi, &in_force);
+	if (ret) {
+		td_verror(td, -ret, "fiob_open_file");
+		goto err;
+	}
+	cf = fiob_core_file(&fd->core, f->fileno);
+	cf->fd = f->fd;
+	cf->align = in_force;
+	cf->regular = fi.regular;
+	cf->size = fi.size;
+	fd->stat_files[f->fileno] = (struct fiob_stats_file) {
+		.name = f->file_name,
+		.align = in_force,
+		.src = fiob_align_src_name(fi.src),
+	};
+	dprint(FD_IO, "fio-bounce: %s: needs off=%u mem=%u (%s), in force "
+	       "off=%u mem=%u\n", f->file_name, fi.need.off, fi.need.mem,
+	       fiob_align_src_name(fi.src), in_force.off, in_force.mem);
+	if (!fd->shared_checked) {
+		fd->shared_checked = true;
+		fiob_warn_shared(td, f, in_force.off);
+	}
+	return 0;
+err:
+	if (!o->registerfiles)
+		fiob_close_quietly(td, f);
+	return 1;
+}
+
+/* close_file: registered descriptors stay open until cleanup. */
+static int fiob_close_file(struct thread_data *td, struct fio_file *f)
+{
+	struct fiob_options *o = td->eo;
+	struct fiob_data *fd = td->io_ops_data;
+
+	if (fd && fd->core_up)
+		fiob_core_file(&fd->core, f->fileno)->fd = -1;
+	if (!fd || !o->registerfiles)
+		return generic_close_file(td, f);
+	f->fd = -1;
+	return 0;
+}
+
+/*
+ * queue: hand one io_u to the core. FIO_Q_BUSY when no bounce slot is free
+ * (fio reaps, then retries); never loses an io_u.
+ */
+static enum fio_q_status fiob_queue(struct thread_data *td, struct io_u *io_u)
+{
+	struct fiob_data *fd = td->io_ops_data;
+	enum fiob_op op;
+	int ret;
+
+	fio_ro_check(td, io_u);
+	switch (io_u->ddir) {
+	case DDIR_READ:
+		op = FIOB_OP_READ;
+		break;
+	case DDIR_WRITE:
+		op = FIOB_OP_WRITE;
+		break;
+	case DDIR_SYNC:
+		op = FIOB_OP_FSYNC;
+		break;
+	case DDIR_DATASYNC:
+		op = FIOB_OP_FDATASYNC;
+		break;
+	case DDIR_TRIM:
+		/* Like fio's io_uring: synchronous, and alone in the engine. */
+		if (!fiob_core_idle(&fd->core))
+			return FIO_Q_BUSY;
+		do_io_u_trim(td, io_u);
+		io_u_mark_submit(td, 1);
+		io_u_mark_complete(td, 1);
+		return FIO_Q_COMPLETED;
+	default:
+		log_err("fio-bounce: %s is not supported\n",
+			io_ddir_name(io_u->ddir));
+		io_u->error = EOPNOTSUPP;
+		return FIO_Q_COMPLETED;
+	}
+	ret = fiob_core_queue(&fd->core, io_u->index, io_u, io_u->file->fileno,
+			      op, io_u->xfer_buf, io_u->offset,
+			      io_u->xfer_buflen);
+	if (ret == FIOB_BUSY)
+		return FIO_Q_BUSY;
+	if (ret < 0) {
+		log_err("fio-bounce: %s: %llu bytes at %llu do not fit a "
+			"bounce slot\n", io_u->file->file_name,
+			io_u->xfer_buflen, io_u->offset);
+		io_u->error = -ret;
+		return FIO_Q_COMPLETED;
+	}
+	fd->queued[fd->nr_queued++] = io_u;
+	return FIO_Q_QUEUED;
+}
+
+/* commit: submit the batch; stamp issue times once for all of it. */
+static int fiob_commit(struct thread_data *td)
+{
+	struct fiob_data *fd = td->io_ops_data;
+	struct timespec now;
+	unsigned int i;
+	int ret;
+
+	if (!fd->nr_queued)
+		return 0;
+	ret = fiob_core_submit(&fd->core);
+	if (ret) {
+		td_verror(td, -ret, "io_uring_submit");
+		return ret;
+	}
+	if (fio_fill_issue_time(td)) {
+		fio_gettime(&now, NULL);
+		for (i = 0; i < fd->nr_queued; i++) {
+			fd->queued[i]->issue_time = now;
+			io_u_queued(td, fd->queued[i]);
+		}
+		if (td->o.read_iolog_file)
+			td->last_issue = now;
+	}
+	io_u_mark_submit(td, fd->nr_queued);
+	fd->nr_queued = 0;
+	return 0;
+}
+
+/* getevents: at least @min completions (0 when fio only polls). */
+static int fiob_getevents(struct thread_data *td, unsigned int min,
+			  unsigned int max, const struct timespec *t)
+{
+	struct fiob_data *fd = td->io_ops_data;
+	unsigned int want = td->o.iodepth_batch_complete_min ? min : 0;
+	int ret;
+
+	ret = fiob_core_reap(&fd->core, want, max);
+	if (ret < 0)
+		td_verror(td, -ret, "io_uring_enter");
+	return ret;
+}
+
+/* event: the i-th completion, with user (never window) byte counts. */
+static struct io_u *fiob_event(struct thread_data *td, int event)
+{
+	struct fiob_options *o = td->eo;
+	struct fiob_data *fd = td->io_ops_data;
+	struct fiob_req *r = fiob_core_event(&fd->core, (unsigned int)event);
+	struct io_u *io_u = r->owner;
+
+	io_u->error = -r->err;
+	if (!r->err && r->done < io_u->xfer_buflen)
+		io_u->resid = io_u->xfer_buflen - r->done;
+	if (r->err == -EOPNOTSUPP && o->hipri && !fd->hipri_warned) {
+		fd->hipri_warned = true;
+		log_err("fio-bounce: hipri: %s does not support polled I/O\n",
+			io_u->file->file_name);
+	}
+	return io_u;
+}
+
+/* cleanup: report, then free whatever init/post_init got to. */
+static void fiob_cleanup(struct thread_data *td)
+{
+	struct fiob_data *fd = td->io_ops_data;
+
+	if (!fd)
+		return;
+	if (fd->core_up)
+		fiob_report(td);
+	fiob_core_exit(&fd->core);
+	free(fd->fds);
+	free(fd->stat_files);
+	free(fd->queued);
+	free(fd->io_u_bufs);
+	free(fd->io_us);
+	free(fd);
+	td->io_ops_data = NULL;
+}
+
+/* The one exported symbol: fio looks it up with dlsym(handle, "ioengine"). */
+__attribute__((visibility("default"))) struct ioengine_ops ioengine = {
+	.name			= "bounce",
+	.version		= FIO_IOOPS_VERSION,
+	.flags			= FIO_ASYNCIO_SYNC_TRIM | FIO_NO_OFFLOAD |
+				  FIO_ASYNCIO_SETS_ISSUE_TIME,
+	.init			= fiob_init,
+	.post_init		= fiob_post_init,
+	.io_u_init		= fiob_io_u_init,
+	.queue			= fiob_queue,
+	.commit			= fiob_commit,
+	.getevents		= fiob_getevents,
+	.event			= fiob_event,
+	.cleanup		= fiob_cleanup,
+	.open_file		= fiob_open_file,
+	.close_file		= fiob_close_file,
+	.get_file_size		= generic_get_file_size,
+	.options		= options,
+	.option_struct_size	= sizeof(struct fiob_options),
+};

@@ -1,0 +1,558 @@
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "fiob_copy.h"
+#include "fiob_core.h"
+#include "fiob_uring.h"
+
+enum fiob_phase {
+	PH_IDLE = 0,
+	PH_WAIT,	/* queued behind an overlapping window */
+	PH_RMW,		/* reading the partial head/tail blocks */
+	PH_IO,		/* the main transfer */
+};
+
+/* user_data: request id, plus which RMW read a CQE answers. */
+#define TAG_BITS	2
+#define TAG_MASK	((1u << TAG_BITS) - 1)
+
+int fiob_core_init(struct fiob_core *c, const struct fiob_core_params *p)
+{
+	uint32_t i;
+	int ret;
+
+	memset(c, 0, sizeof(*c));
+	c->p = *p;
+	c->sqpoll = p->ring.sqpoll;
+	c->err_what = "calloc";
+	c->reqs = calloc(p->depth, sizeof(*c->reqs));
+	c->files = calloc(p->nr_files, sizeof(*c->files));
+	c->done_q = calloc(p->depth, sizeof(*c->done_q));
+	if (!c->reqs || !c->files || !c->done_q) {
+		ret = -ENOMEM;
+		goto err;
+	}
+	for (i = 0; i < p->nr_files; i++)
+		c->files[i].fd = c->files[i].fixed = -1;
+	for (i = 0; i < p->depth; i++)
+		c->reqs[i].slot = -1;
+
+	c->err_what = "overlap table";
+	ret = fiob_ovl_init(&c->ovl, p->depth);
+	if (ret)
+		goto err;
+	if (p->nr_slots) {
+		c->err_what = "bounce slots";
+		ret = fiob_slots_init(&c->slots, p->nr_slots, p->slot_size,
+				      4096);
+		if (ret)
+			goto err;
+	}
+	ret = fiob_uring_setup(&c->ring, p->depth, &p->ring, &c->err_what);
+	if (ret)
+		goto err;
+	c->ring_up = true;
+	if (p->ring.fixedbufs) {
+		c->err_what = "fixedbufs (io_uring_register_buffers)";
+		ret = fiob_uring_register_bufs(&c->ring, p->user_bufs,
+					       p->depth, &c->slots);
+		if (ret)
+			goto err;
+	}
+	c->err_what = NULL;
+	return 0;
+err:
+	fiob_core_exit(c);
+	return ret;
+}
+
+void fiob_core_exit(struct fiob_core *c)
+{
+	/* The ring goes first: the kernel may still point into the slots. */
+	if (c->ring_up)
+		io_uring_queue_exit(&c->ring);
+	c->ring_up = false;
+	fiob_slots_exit(&c->slots);
+	fiob_ovl_exit(&c->ovl);
+	free(c->done_q);
+	free(c->files);
+	free(c->reqs);
+	c->done_q = NULL;
+	c->files = NULL;
+	c->reqs = NULL;
+}
+
+int fiob_core_register_files(struct fiob_core *c, const int *fds, uint32_t nr)
+{
+	uint32_t i;
+	int ret;
+
+	ret = io_uring_register_files(&c->ring, fds, nr);
+	if (ret)
+		return ret;
+	for (i = 0; i < nr; i++)
+		c->files[i].fixed = (int)i;
+	return 0;
+}
+
+/* ---- submission ---------------------------------------------------- */
+
+static struct io_uring_sqe *get_sqe(struct fiob_core *c)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&c->ring);
+
+	/*
+	 * The SQ has two entries per request, so it is only ever full of
+	 * entries not yet handed over (or not yet consumed by the SQPOLL
+	 * thread): hand them over and wait for room.
+	 */
+	while (!sqe) {
+		int ret = io_uring_submit(&c->ring);
+
+		if (ret < 0 && ret != -EINTR && ret != -EAGAIN)
+			return NULL;
+		if (c->sqpoll)
+			io_uring_sqring_wait(&c->ring);
+		sqe = io_uring_get_sqe(&c->ring);
+	}
+	return sqe;
+}
+
+/* Prepare one read or write of @len bytes at @addr; false if no SQE. */
+static bool prep_rw(struct fiob_core *c, uint32_t id, unsigned int tag,
+		    bool write, void *addr, uint64_t off, uint32_t len,
+		    int buf_index)
+{
+	const struct fiob_file *f = &c->files[c->reqs[id].file];
+	struct io_uring_sqe *sqe = get_sqe(c);
+	int fd = f->fixed >= 0 ? f->fixed : f->fd;
+
+	if (!sqe)
+		return false;
+	if (buf_index >= 0) {
+		if (write)
+			io_uring_prep_write_fixed(sqe, fd, addr, len, off,
+						  buf_index);
+		else
+			io_uring_prep_read_fixed(sqe, fd, addr, len, off,
+						 buf_index);
+	} else if (write) {
+		io_uring_prep_write(sqe, fd, addr, len, off);
+	} else {
+		io_uring_prep_read(sqe, fd, addr, len, off);
+	}
+	if (f->fixed >= 0)
+		sqe->flags |= IOSQE_FIXED_FILE;
+	if (c->p.ring.nowait)
+		sqe->rw_flags |= RWF_NOWAIT;
+	sqe->ioprio = c->p.ring.ioprio;
+	io_uring_sqe_set_data64(sqe, ((uint64_t)id << TAG_BITS) | tag);
+	return true;
+}
+
+static bool prep_sync(struct fiob_core *c, uint32_t id)
+{
+	const struct fiob_req *r = &c->reqs[id];
+	const struct fiob_file *f = &c->files[r->file];
+	struct io_uring_sqe *sqe = get_sqe(c);
+
+	if (!sqe)
+		return false;
+	io_uring_prep_fsync(sqe, f->fixed >= 0 ? f->fixed : f->fd,
+			    r->op == FIOB_OP_FDATASYNC ?
+			    IORING_FSYNC_DATASYNC : 0);
+	if (f->fixed >= 0)
+		sqe->flags |= IOSQE_FIXED_FILE;
+	io_uring_sqe_set_data64(sqe, (uint64_t)id << TAG_BITS);
+	return true;
+}
+
+static int slot_buf_index(const struct fiob_core *c, int32_t slot)
+{
+	return c->p.ring.fixedbufs ? (int)(c->p.depth + (uint32_t)slot) : -1;
+}
+
+static void finish(struct fiob_core *c, uint32_t id);
+
+/*
+ * Count SQEs as they are prepared. If the ring itself fails (no SQE can be
+ * had at all), the request ends with that error once what did go out is back:
+ * it never writes with half its inputs.
+ */
+static void sqe_prepared(struct fiob_core *c, uint32_t id, bool ok)
+{
+	struct fiob_req *r = &c->reqs[id];
+
+	if (ok) {
+		r->pending++;
+		return;
+	}
+	if (!r->err)
+		r->err = -EIO;
+}
+
+/* The main transfer: user memory for PASS, the slot's window otherwise. */
+static void prep_main(struct fiob_core *c, uint32_t id)
+{
+	struct fiob_req *r = &c->reqs[id];
+	bool write = r->op == FIOB_OP_WRITE;
+	bool ok;
+
+	r->phase = PH_IO;
+	r->pending = 0;
+	if (r->op == FIOB_OP_FSYNC || r->op == FIOB_OP_FDATASYNC)
+		ok = prep_sync(c, id);
+	else if (r->plan.kind == FIOB_KIND_PASS)
+		ok = prep_rw(c, id, 0, write, r->buf, r->off, (uint32_t)r->len,
+			     c->p.ring.fixedbufs ? (int)id : -1);
+	else
+		ok = prep_rw(c, id, 0, write, fiob_slot_addr(&c->slots, r->slot),
+			     r->plan.win_off, (uint32_t)r->plan.win_len,
+			     slot_buf_index(c, r->slot));
+	sqe_prepared(c, id, ok);
+	if (!r->pending)
+		finish(c, id);
+}
+
+static void copy_in(struct fiob_core *c, struct fiob_req *r)
+{
+	char *slot = fiob_slot_addr(&c->slots, r->slot);
+
+	fiob_copy(slot + r->plan.head, r->buf, r->len);
+	c->stats.bytes_copied += r->len;
+}
+
+/* Start a request that holds its range: the first SQEs of its life. */
+static void start(struct fiob_core *c, uint32_t id)
+{
+	struct fiob_req *r = &c->reqs[id];
+	char *slot;
+	unsigned int i;
+
+	if (r->op != FIOB_OP_WRITE || r->plan.kind == FIOB_KIND_PASS) {
+		prep_main(c, id);
+		return;
+	}
+	if (!r->plan.nr_rmw) {
+		copy_in(c, r);
+		prep_main(c, id);
+		return;
+	}
+	/* Read-modify-write: fetch the partial blocks first. */
+	slot = fiob_slot_addr(&c->slots, r->slot);
+	r->phase = PH_RMW;
+	r->pending = 0;
+	for (i = 0; i < r->plan.nr_rmw && !r->err; i++) {
+		uint64_t at = r->plan.rmw_off[i] - r->plan.win_off;
+
+		r->rmw_got[i] = 0;
+		c->stats.rmw_reads++;
+		sqe_prepared(c, id, prep_rw(c, id, i, false, slot + at,
+					    r->plan.rmw_off[i],
+					    r->plan.rmw_len[i],
+					    slot_buf_index(c, r->slot)));
+	}
+	if (!r->pending)
+		finish(c, id);
+}
+
+/* ---- accepting requests -------------------------------------------- */
+
+static void count_kind(struct fiob_core *c, const struct fiob_req *r)
+{
+	if (r->op == FIOB_OP_FSYNC || r->op == FIOB_OP_FDATASYNC) {
+		c->stats.syncs++;
+		return;
+	}
+	switch (r->plan.kind) {
+	case FIOB_KIND_PASS:
+		c->stats.passthrough++;
+		break;
+	case FIOB_KIND_MEM:
+		c->stats.mem_bounced++;
+		break;
+	default:
+		if (r->op == FIOB_OP_WRITE)
+			c->stats.rmw_writes++;
+		else
+			c->stats.window_reads++;
+	}
+}
+
+/*
+ * The range a request claims in the overlap table. A window write that runs
+ * past a regular file's end claims everything from its window on: it is cut
+ * back to the user's end afterwards, and nothing may write beyond it (or
+ * read the not-yet-cut tail) meanwhile.
+ */
+static enum fiob_ovl_type claim(struct fiob_core *c, struct fiob_req *r,
+				uint64_t *start, uint64_t *end)
+{
+	const struct fiob_file *f = &c->files[r->file];
+
+	*start = r->plan.win_off;
+	*end = r->plan.win_off + r->plan.win_len;
+	r->eof_excl = 0;
+	if (r->op == FIOB_OP_READ)
+		return FIOB_OVL_READ;
+	if (r->plan.kind != FIOB_KIND_WINDOW)
+		return FIOB_OVL_WRITE;
+	if (f->regular && *end > f->size) {
+		r->eof_excl = 1;
+		*end = UINT64_MAX;
+	}
+	return FIOB_OVL_EXCL;
+}
+
+int fiob_core_queue(struct fiob_core *c, uint32_t id, void *owner,
+		    uint32_t file, enum fiob_op op, void *buf, uint64_t off,
+		    uint64_t len)
+{
+	struct fiob_req *r = &c->reqs[id];
+	const struct fiob_file *f = &c->files[file];
+	enum fiob_ovl_type type;
+	uint64_t start_off, end_off;
+	enum fiob_kind kind = FIOB_KIND_PASS;
+
+	if (op == FIOB_OP_READ || op == FIOB_OP_WRITE)
+		kind = fiob_classify(&f->align, c->p.mode, off, len,
+				     (uintptr_t)buf);
+	r->owner = owner;
+	r->file = file;
+	r->op = (uint8_t)op;
+	r->buf = buf;
+	r->off = off;
+	r->len = len;
+	r->done = 0;
+	r->err = 0;
+	r->pending = 0;
+	fiob_plan(&r->plan, &f->align, kind, off, len, op == FIOB_OP_WRITE);
+
+	if (kind != FIOB_KIND_PASS) {
+		if (!c->slots.nr || r->plan.win_len > c->slots.size)
+			return -E2BIG;
+		r->slot = fiob_slots_get(&c->slots);
+		if (r->slot < 0) {
+			c->stats.ring_empty++;
+			return FIOB_BUSY;
+		}
+	}
+	count_kind(c, r);
+	c->nr_busy++;
+	if (op == FIOB_OP_FSYNC || op == FIOB_OP_FDATASYNC ||
+	    c->p.mode == FIOB_MODE_NEVER) {
+		start(c, id);
+		return FIOB_QUEUED;
+	}
+	type = claim(c, r, &start_off, &end_off);
+	if (!fiob_ovl_acquire(&c->ovl, id, file, start_off, end_off, type)) {
+		r->phase = PH_WAIT;
+		c->stats.waits++;
+		return FIOB_QUEUED;
+	}
+	start(c, id);
+	return FIOB_QUEUED;
+}
+
+/* ---- completions --------------------------------------------------- */
+
+static void finish(struct fiob_core *c, uint32_t id)
+{
+	struct fiob_req *r = &c->reqs[id];
+	int w;
+
+	r->phase = PH_IDLE;
+	if (r->slot >= 0) {
+		fiob_slots_put(&c->slots, r->slot);
+		r->slot = -1;
+	}
+	c->done_q[(c->done_head + c->done_nr) % c->p.depth] = id;
+	c->done_nr++;
+	fiob_ovl_release(&c->ovl, id);
+	/* Whoever waited for this range may go now, in arrival order. */
+	while ((w = fiob_ovl_pop_ready(&c->ovl)) >= 0)
+		start(c, (uint32_t)w);
+}
+
+/*
+ * A partial block read came back short. Past the end of a regular file that
+ * is what a buffered write would see as zeros; anywhere else it is an error,
+ * because writing the window back would put garbage on the neighbours.
+ */
+static int fix_short_rmw(struct fiob_core *c, struct fiob_req *r,
+			 unsigned int i)
+{
+	const struct fiob_file *f = &c->files[r->file];
+	uint64_t got_end = r->plan.rmw_off[i] + r->rmw_got[i];
+	char *slot = fiob_slot_addr(&c->slots, r->slot);
+
+	if (r->rmw_got[i] == r->plan.rmw_len[i])
+		return 0;
+	if (!f->regular || got_end < f->size)
+		return -EIO;
+	memset(slot + (got_end - r->plan.win_off), 0,
+	       r->plan.rmw_len[i] - r->rmw_got[i]);
+	return 0;
+}
+
+static void rmw_read_done(struct fiob_core *c, uint32_t id, unsigned int tag,
+			  int res)
+{
+	struct fiob_req *r = &c->reqs[id];
+	unsigned int i;
+
+	if (res < 0) {
+		if (!r->err)
+			r->err = res;
+	} else {
+		r->rmw_got[tag] = (uint32_t)res;
+	}
+	if (--r->pending)
+		return;
+	for (i = 0; i < r->plan.nr_rmw && !r->err; i++)
+		r->err = fix_short_rmw(c, r, i);
+	if (r->err) {
+		/* A failed RMW read writes nothing. */
+		finish(c, id);
+		return;
+	}
+	copy_in(c, r);
+	prep_main(c, id);
+}
+
+/* A window write that ran past EOF: cut the file back to the user's end. */
+static void trim_eof(struct fiob_core *c, struct fiob_req *r, uint64_t res)
+{
+	struct fiob_file *f = &c->files[r->file];
+	uint64_t want = r->off + r->done;
+
+	if (want < f->size)
+		want = f->size;
+	if (r->plan.win_off + res > want) {
+		if (ftruncate(f->fd, (off_t)want) < 0 && !r->err)
+			r->err = -errno;
+		c->stats.eof_trims++;
+	}
+}
+
+static void main_done(struct fiob_core *c, uint32_t id, int res)
+{
+	struct fiob_req *r = &c->reqs[id];
+	struct fiob_file *f = &c->files[r->file];
+
+	r->pending = 0;
+	if (res < 0) {
+		r->err = res;
+		finish(c, id);
+		return;
+	}
+	if (r->op == FIOB_OP_FSYNC || r->op == FIOB_OP_FDATASYNC) {
+		r->done = r->len;
+		finish(c, id);
+		return;
+	}
+	r->done = fiob_user_bytes(&r->plan, r->len, (uint64_t)res);
+	if (r->done < r->len)
+		c->stats.short_done++;
+	if (r->op == FIOB_OP_READ && r->plan.kind != FIOB_KIND_PASS && r->done) {
+		char *slot = fiob_slot_addr(&c->slots, r->slot);
+
+		fiob_copy(r->buf, slot + r->plan.head, r->done);
+		c->stats.bytes_copied += r->done;
+	}
+	if (r->op == FIOB_OP_WRITE && f->regular) {
+		if (r->eof_excl)
+			trim_eof(c, r, (uint64_t)res);
+		if (r->off + r->done > f->size)
+			f->size = r->off + r->done;
+	}
+	finish(c, id);
+}
+
+static void handle_cqe(struct fiob_core *c, uint64_t data, int res)
+{
+	uint32_t id = (uint32_t)(data >> TAG_BITS);
+
+	if (c->reqs[id].phase == PH_RMW)
+		rmw_read_done(c, id, (unsigned int)(data & TAG_MASK), res);
+	else
+		main_done(c, id, res);
+}
+
+static unsigned int process_cqes(struct fiob_core *c)
+{
+	struct io_uring_cqe *cqe;
+	unsigned int head, n = 0;
+
+	io_uring_for_each_cqe(&c->ring, head, cqe) {
+		handle_cqe(c, cqe->user_data, cqe->res);
+		n++;
+	}
+	io_uring_cq_advance(&c->ring, n);
+	return n;
+}
+
+static bool retry_errno(int ret)
+{
+	/* Signals and transient kernel shortages: try again, never an I/O error. */
+	return ret == -EINTR || ret == -EAGAIN || ret == -EBUSY;
+}
+
+int fiob_core_submit(struct fiob_core *c)
+{
+	while (io_uring_sq_ready(&c->ring)) {
+		int ret = io_uring_submit(&c->ring);
+
+		if (ret >= 0) {
+			/* SQPOLL: the kernel thread takes them from here. */
+			if (c->sqpoll)
+				break;
+			continue;
+		}
+		if (!retry_errno(ret))
+			return ret;
+		/* -EBUSY: completions must be reaped before more go in. */
+		process_cqes(c);
+	}
+	return 0;
+}
+
+int fiob_core_reap(struct fiob_core *c, unsigned int min, unsigned int max)
+{
+	unsigned int n;
+	int ret;
+
+	/* What the caller took last time is gone now. */
+	c->done_head = (c->done_head + c->returned) % c->p.depth;
+	c->done_nr -= c->returned;
+	c->nr_busy -= c->returned;
+	c->returned = 0;
+
+	for (;;) {
+		n = process_cqes(c);
+		ret = fiob_core_submit(c);
+		if (ret)
+			return ret;
+		if (c->done_nr >= min && (n || c->done_nr || min))
+			break;
+		if (!min) {
+			/*
+			 * A poll: with DEFER_TASKRUN nothing is posted until we
+			 * enter the kernel, so enter once, then look again.
+			 */
+			ret = io_uring_get_events(&c->ring);
+			if (ret < 0 && !retry_errno(ret))
+				return ret;
+			process_cqes(c);
+			break;
+		}
+		ret = io_uring_submit_and_wait(&c->ring, 1);
+		if (ret < 0 && !retry_errno(ret) && ret != -ETIME)
+			return ret;
+	}
+	n = c->done_nr < max ? c->done_nr : max;
+	c->returned = n;
+	return (int)n;
+}

@@ -1,0 +1,94 @@
+/*
+ * io_uring setup for the core: the ring with the same flags fio's io_uring
+ * engine uses, and buffer/file registration.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fiob_core.h"
+#include "fiob_uring.h"
+
+static unsigned int roundup_pow2(unsigned int v)
+{
+	unsigned int r = 1;
+
+	while (r < v)
+		r <<= 1;
+	return r;
+}
+
+/*
+ * Flags fio's own io_uring engine asks for, tried in its order of fallback.
+ * They only change how completions are delivered, never what runs, so a
+ * kernel without them just gets the next set. What the user asked for
+ * (IOPOLL, SQPOLL) is never dropped: that fails with the option's name.
+ */
+static const unsigned int optional_flag_sets[] = {
+	IORING_SETUP_COOP_TASKRUN | IORING_SETUP_SINGLE_ISSUER |
+		IORING_SETUP_DEFER_TASKRUN,
+	IORING_SETUP_COOP_TASKRUN,
+	0,
+};
+
+int fiob_uring_setup(struct io_uring *ring, uint32_t depth,
+		     const struct fiob_ring_opts *o, const char **what)
+{
+	struct io_uring_params p;
+	/* Up to two SQEs per request in flight (head and tail RMW reads). */
+	unsigned int entries = roundup_pow2(2 * depth);
+	unsigned int i;
+	int ret = -EINVAL;
+
+	*what = "io_uring_queue_init";
+	for (i = 0; i < sizeof(optional_flag_sets) / sizeof(optional_flag_sets[0]); i++) {
+		memset(&p, 0, sizeof(p));
+		p.flags = optional_flag_sets[i];
+		if (o->sqpoll) {
+			/* DEFER_TASKRUN needs the submitter to reap: not SQPOLL. */
+			p.flags &= ~IORING_SETUP_DEFER_TASKRUN;
+			p.flags |= IORING_SETUP_SQPOLL;
+			if (o->sqpoll_cpu >= 0) {
+				p.flags |= IORING_SETUP_SQ_AFF;
+				p.sq_thread_cpu = (unsigned int)o->sqpoll_cpu;
+			}
+		}
+		if (o->hipri)
+			p.flags |= IORING_SETUP_IOPOLL;
+		ret = io_uring_queue_init_params(entries, ring, &p);
+		if (ret != -EINVAL)
+			break;
+	}
+	if (ret == -EINVAL || ret == -EOPNOTSUPP) {
+		/* Even the plainest ring was refused: name what was asked for. */
+		if (o->hipri)
+			*what = "hipri (IORING_SETUP_IOPOLL)";
+		else if (o->sqpoll && o->sqpoll_cpu >= 0)
+			*what = "sqthread_poll_cpu (IORING_SETUP_SQ_AFF)";
+		else if (o->sqpoll)
+			*what = "sqthread_poll (IORING_SETUP_SQPOLL)";
+	}
+	return ret;
+}
+
+int fiob_uring_register_bufs(struct io_uring *ring, const struct iovec *user,
+			     uint32_t nr_user, const struct fiob_slots *slots)
+{
+	uint32_t nr = nr_user + slots->nr, i;
+	struct iovec *iov;
+	int ret;
+
+	/* Index i < nr_user: request i's own buffer; after that, the slots. */
+	iov = calloc(nr, sizeof(*iov));
+	if (!iov)
+		return -ENOMEM;
+	for (i = 0; i < nr_user; i++)
+		iov[i] = user[i];
+	for (i = 0; i < slots->nr; i++) {
+		iov[nr_user + i].iov_base = fiob_slot_addr(slots, (int32_t)i);
+		iov[nr_user + i].iov_len = slots->size;
+	}
+	ret = io_uring_register_buffers(ring, iov, nr);
+	free(iov);
+	return ret;
+}
