@@ -1,0 +1,165 @@
+"""Running fio with fio-bounce or with a stock engine, and reading results.
+
+fio(ctx, args, engine=...) runs one job from command-line options;
+fio_job(ctx, text, engine=...) runs a job file. Both return a FioResult with
+fio's exit code, output, its JSON report (fmt='json') and, for fio-bounce,
+the per-job counters the engine appended to its bounce_stats file.
+
+Under SANITIZE=1 the engine is an ASan+UBSan build: fio gets the runtime
+preloaded, and any sanitizer report that involves the engine fails the test.
+"""
+import json
+import os
+import re
+
+from .core import Fail, env_path
+
+STOCK = ('io_uring', 'libaio', 'psync', 'sync')
+
+
+class FioResult:
+    def __init__(self, rc, out, err, report, stats):
+        self.rc = rc
+        self.out = out
+        self.err = err
+        self.report = report
+        self.stats = stats
+
+    @property
+    def text(self):
+        return self.out + self.err
+
+    def jobs(self):
+        return (self.report or {}).get('jobs', [])
+
+    def errors(self):
+        """fio's per-job error codes (from the JSON report)."""
+        return [j.get('error', 0) for j in self.jobs()]
+
+    def counters(self):
+        """fio-bounce counters summed over every job that reported."""
+        total = {}
+        for s in self.stats:
+            for k, v in s['counters'].items():
+                total[k] = total.get(k, 0) + v
+        return total
+
+    def describe(self):
+        return (f'fio exit {self.rc}; stderr: {self.err.strip()[-600:]!r}; '
+                f'stdout tail: {self.out.strip()[-400:]!r}')
+
+
+def engine_path():
+    return env_path('FIOB_ENGINE')
+
+
+def engine_arg(engine):
+    if engine in STOCK:
+        return engine
+    path = engine_path() if engine == 'bounce' else engine
+    return f'external:{path}'
+
+
+def _env(engine, extra=None):
+    env = dict(os.environ)
+    env.update(extra or {})
+    if engine not in STOCK and os.environ.get('FIOB_PRELOAD'):
+        # fio is not built with ASan: its runtime must be loaded first.
+        env['LD_PRELOAD'] = os.environ['FIOB_PRELOAD']
+        env['ASAN_OPTIONS'] = 'detect_leaks=1:halt_on_error=1'
+        # fio's own small leaks are not ours: judge leaks by their stacks.
+        env['LSAN_OPTIONS'] = 'exitcode=0'
+        env['UBSAN_OPTIONS'] = 'print_stacktrace=1:halt_on_error=1'
+    return env
+
+
+def check_sanitizers(err):
+    if 'ERROR: AddressSanitizer' in err or 'runtime error:' in err:
+        raise Fail('sanitizer report: ' + err[err.find('ERROR'):][:1500])
+    for block in re.split(r'\n(?=Direct leak|Indirect leak)', err):
+        if block.startswith(('Direct leak', 'Indirect leak')) and \
+                ('fio-bounce' in block or 'fiob_' in block):
+            raise Fail('engine leak: ' + block[:1500])
+
+
+def _run(ctx, cmd, engine, fmt, timeout, stats_path, out_path, env=None):
+    r = ctx.run(cmd, timeout=timeout, check_rc=False, env=_env(engine, env))
+    check_sanitizers(r.stderr)
+    report = None
+    if fmt == 'json' and os.path.exists(out_path):
+        with open(out_path) as f:
+            raw = f.read()
+        try:
+            # fio may print notes before the JSON document.
+            report = json.loads(raw[raw.find('{'):]) if '{' in raw else None
+        except json.JSONDecodeError as e:
+            raise Fail(f'fio JSON output does not parse ({e}): {raw[:300]!r}')
+    stats = []
+    if stats_path and os.path.exists(stats_path):
+        with open(stats_path) as f:
+            for ln in f:
+                try:
+                    stats.append(json.loads(ln))
+                except json.JSONDecodeError as e:
+                    raise Fail(f'bounce_stats line does not parse: {e}: '
+                               f'{ln!r}')
+    out = r.stdout
+    if fmt == 'normal' and out_path and os.path.exists(out_path):
+        with open(out_path) as f:
+            out = f.read()
+    return FioResult(r.returncode, out, r.stderr, report, stats)
+
+
+def _outputs(ctx, engine, fmt):
+    d = ctx.tmpdir()
+    stats_path = None if engine in STOCK else os.path.join(d, 'stats.jsonl')
+    out_path = os.path.join(d, 'out.' + fmt)
+    return stats_path, out_path
+
+
+def fio(ctx, args, engine='bounce', fmt='json', timeout=120, name='job',
+        env=None):
+    """One job from options like ['rw=randread', 'bs=4k', ...]."""
+    stats_path, out_path = _outputs(ctx, engine, fmt)
+    cmd = ['fio', f'--output-format={fmt}', f'--output={out_path}',
+           f'--name={name}', f'--ioengine={engine_arg(engine)}']
+    if stats_path:
+        cmd.append(f'--bounce_stats={stats_path}')
+    cmd += [a if a.startswith('--') else '--' + a for a in args]
+    return _run(ctx, cmd, engine, fmt, timeout, stats_path, out_path, env)
+
+
+def fio_job(ctx, text, engine='bounce', fmt='json', timeout=120,
+            extra_args=(), env=None):
+    """A job file; ioengine (and bounce_stats) are set in a [global] first."""
+    stats_path, out_path = _outputs(ctx, engine, fmt)
+    head = f'[global]\nioengine={engine_arg(engine)}\n'
+    if stats_path:
+        head += f'bounce_stats={stats_path}\n'
+    path = os.path.join(os.path.dirname(out_path), 'job.fio')
+    with open(path, 'w') as f:
+        f.write(head + text)
+    cmd = ['fio', f'--output-format={fmt}', f'--output={out_path}',
+           *extra_args, path]
+    return _run(ctx, cmd, engine, fmt, timeout, stats_path, out_path, env)
+
+
+def expect_ok(r, what='the job'):
+    if r.rc != 0 or any(r.errors()):
+        raise Fail(f'{what} failed: errors={r.errors()}; {r.describe()}')
+    return r
+
+
+def expect_error(r, errno_value, what='the job'):
+    """fio failed, and the job's error is @errno_value."""
+    if r.rc == 0:
+        raise Fail(f'{what} succeeded, expected errno {errno_value}; '
+                   f'{r.describe()}')
+    errs = r.errors()
+    if errs and errno_value not in errs:
+        raise Fail(f'{what} failed with {errs}, expected {errno_value}; '
+                   f'{r.describe()}')
+    if not errs and f'err={errno_value}/' not in r.text:
+        raise Fail(f'{what}: no errno {errno_value} reported; '
+                   f'{r.describe()}')
+    return r

@@ -1,0 +1,211 @@
+"""Foundation: the engine loads, passes aligned I/O through io_uring intact,
+honours fio's io_uring options, and refuses bad input clearly."""
+import os
+import subprocess
+
+from fiobtest import (Fail, check, expect_error, expect_ok, fio, fio_job,
+                      targets, test)
+from fiobtest.fio import engine_path
+from fiobtest.core import env_path
+
+EINVAL = 22
+SIZE = '32M'
+
+
+def make_target(ctx, kind):
+    """A fresh target: (filename for fio, description)."""
+    if kind == 'loop4k':
+        return targets.loop(ctx, 4096, 64 << 20)
+    if kind == 'loop512':
+        return targets.loop(ctx, 512, 64 << 20)
+    mnt = targets.ext4(ctx, 4096, 128 << 20)
+    return os.path.join(mnt, 'data.bin')
+
+
+def aligned_verify(ctx, kind, rw, qd, extra=()):
+    target = make_target(ctx, kind)
+    base = [f'filename={target}', 'direct=1', 'bs=4k', f'size={SIZE}',
+            f'iodepth={qd}', 'verify=crc32c', *extra]
+    if rw in ('read', 'randread'):
+        # Reads verify what a previous write laid down with headers.
+        expect_ok(fio(ctx, base + ['rw=write', 'do_verify=0']),
+                  'the fill job')
+    r = expect_ok(fio(ctx, base + [f'rw={rw}']))
+    c = r.counters()
+    check(c.get('passthrough', 0) > 0, f'no pass-through I/O counted: {c}')
+    bounced = c['mem_bounced'] + c['window_reads'] + c['rmw_writes']
+    check(bounced == 0, f'aligned I/O was bounced: {c}')
+    return r
+
+
+def _data_test(kind, rw, qd):
+    def fn(ctx):
+        aligned_verify(ctx, kind, rw, qd)
+    fn.__name__ = f'aligned_{rw}_qd{qd}_{kind}'
+    return fn
+
+
+for _kind in ('loop4k', 'loop512', 'ext4'):
+    for _rw in ('read', 'write', 'randread', 'randwrite', 'randrw'):
+        for _qd in (1, 32):
+            test(f'aligned {_rw} at QD{_qd} on {_kind} passes crc32c verify '
+                 f'and goes through without a copy',
+                 timeout=120)(_data_test(_kind, _rw, _qd))
+
+
+def _option_test(opt):
+    def fn(ctx):
+        aligned_verify(ctx, 'loop4k', 'randrw', 32, [opt])
+    fn.__name__ = f'option_{opt.split("=")[0]}'
+    return fn
+
+
+for _opt in ('fixedbufs', 'registerfiles', 'sqthread_poll', 'nowait=1'):
+    test(f'{_opt} on aligned randrw QD32 passes crc32c verify',
+         timeout=120)(_option_test(_opt))
+
+
+@test('sqthread_poll_cpu=0 pins the SQ thread and still passes verify')
+def option_sqthread_poll_cpu(ctx):
+    aligned_verify(ctx, 'loop4k', 'randwrite', 16,
+                   ['sqthread_poll', 'sqthread_poll_cpu=0'])
+
+
+@test('iodepth=512 (deeper than any default ring) loses no io_u')
+def deep_queue(ctx):
+    aligned_verify(ctx, 'loop4k', 'randrw', 512)
+
+
+def _sync_test(kind):
+    def fn(ctx):
+        r = aligned_verify(ctx, 'ext4', 'randwrite', 8, [f'{kind}=4'])
+        writes = r.counters()['passthrough']
+        syncs = r.counters()['syncs']
+        # One sync per 4 writes (the verify reads add none).
+        check(syncs >= writes // 8, f'{kind}=4: {syncs} syncs for '
+              f'{writes} I/Os: {r.counters()}')
+    fn.__name__ = f'{kind}_through_io_uring'
+    return fn
+
+
+for _sync in ('fsync', 'fdatasync'):
+    test(f'{_sync}=4 on an ext4 file issues syncs through the engine and '
+         f'the data verifies')(_sync_test(_sync))
+
+
+@test('trim like fio\'s io_uring: the trimmed range reads back as zeros')
+def trim_zeroes(ctx):
+    dev = targets.loop(ctx, 4096, 64 << 20)
+    with open(dev, 'r+b', buffering=0) as f:
+        f.write(b'\xa5' * (1 << 20))
+        os.fsync(f.fileno())
+    expect_ok(fio(ctx, [f'filename={dev}', 'direct=1', 'rw=trim', 'bs=64k',
+                        'size=512k']))
+    with open(dev, 'rb', buffering=0) as f:
+        os.posix_fadvise(f.fileno(), 0, 0, os.POSIX_FADV_DONTNEED)
+        data = f.read(1 << 20)
+    check(data[:512 << 10] == bytes(512 << 10), 'trimmed range is not zero')
+    check(data[512 << 10:] == b'\xa5' * (512 << 10),
+          'bytes past the trimmed range changed')
+
+
+@test('bounce=never passes bs=512 straight to a 4Kn device: EINVAL, '
+      'exactly like stock io_uring')
+def never_is_stock(ctx):
+    dev = targets.loop(ctx, 4096, 64 << 20)
+    args = [f'filename={dev}', 'direct=1', 'rw=randread', 'bs=512',
+            'size=4M', 'iodepth=4']
+    expect_error(fio(ctx, args + ['bounce=never']), EINVAL, 'bounce=never')
+    expect_error(fio(ctx, args, engine='io_uring'), EINVAL, 'stock io_uring')
+
+
+@test('a build for another fio version is refused at job start with both '
+      'versions named, and does no I/O')
+def abi_guard(ctx):
+    dev = targets.loop(ctx, 4096, 16 << 20)
+    wrong = env_path('FIOB_WRONGVER')
+    running = subprocess.run(['fio', '--version'], capture_output=True,
+                             text=True).stdout.strip()
+    r = fio(ctx, [f'filename={dev}', 'direct=1', 'rw=write', 'bs=4k',
+                  'size=1M'], engine=wrong)
+    check(r.rc != 0, f'the mismatched build ran: {r.describe()}')
+    msg = f'built for fio-0.0-wrongver but running under {running}'
+    check(msg in r.text, f'no clear refusal ({msg!r}): {r.describe()}')
+    with open(dev, 'rb') as f:
+        check(f.read(1 << 20) == bytes(1 << 20), 'the refused job wrote data')
+
+
+@test('fio lists every engine option with its help text via --enghelp')
+def enghelp_lists_options(ctx):
+    r = ctx.run(['fio', f'--enghelp={engine_path()}'], timeout=30)
+    for opt in ('bounce', 'bounce_slots', 'bounce_align', 'bounce_mem_align',
+                'bounce_stats', 'hipri', 'fixedbufs', 'registerfiles',
+                'sqthread_poll', 'sqthread_poll_cpu', 'nowait'):
+        lines = [ln for ln in r.stdout.splitlines()
+                 if ln.split(':')[0].strip() == opt]
+        check(lines and lines[0].split(':', 1)[1].strip(),
+              f'{opt} missing or without help: {r.stdout!r}')
+
+
+@test('the engine exports exactly one dynamic symbol, ioengine')
+def exports_one_symbol(ctx):
+    r = ctx.run(['nm', '-D', '--defined-only', engine_path()], timeout=30)
+    names = [ln.split()[-1] for ln in r.stdout.splitlines() if ln.strip()]
+    check(names == ['ioengine'], f'exported: {names}')
+
+
+def _bad_option(opt, expect):
+    def fn(ctx):
+        r = fio(ctx, ['filename=/dev/null', 'size=1M', opt])
+        check(r.rc != 0, f'{opt} was accepted: {r.describe()}')
+        check(expect in r.text, f'no clear message ({expect!r}) for {opt}: '
+              f'{r.describe()}')
+    fn.__name__ = 'bad_option_' + opt.split('=')[0]
+    return fn
+
+
+for _opt, _msg in (('bounce=sometimes', 'failed parsing bounce=sometimes'),
+                   ('bounce_align=3', 'bounce_align=3 is not a power of two'),
+                   ('bounce_mem_align=6',
+                    'bounce_mem_align=6 is not a power of two'),
+                   ('bounce_slots=0', 'bounce_slots')):
+    test(f'{_opt} is refused before the job runs, with a message naming it',
+         timeout=30)(_bad_option(_opt, _msg))
+
+
+@test('hipri either works and verifies, or fails naming hipri: never runs '
+      'something else silently')
+def hipri_is_explicit(ctx):
+    dev = targets.loop(ctx, 4096, 64 << 20)
+    r = fio(ctx, [f'filename={dev}', 'direct=1', 'rw=randwrite', 'bs=4k',
+                  'size=4M', 'iodepth=8', 'verify=crc32c', 'hipri'])
+    if r.rc == 0 and not any(r.errors()):
+        return
+    check('hipri' in r.err, f'hipri failed without naming it: {r.describe()}')
+
+
+@test('make install puts the engine at DESTDIR/PREFIX/lib/fio/fio-bounce.so')
+def install_layout(ctx):
+    dest = ctx.tmpdir()
+    top = os.path.dirname(os.path.dirname(os.path.dirname(
+        os.path.abspath(__file__))))
+    ctx.run(['make', '-s', '-C', top, 'install', f'DESTDIR={dest}',
+             'PREFIX=/opt/fb'], timeout=300)
+    path = os.path.join(dest, 'opt/fb/lib/fio/fio-bounce.so')
+    check(os.path.isfile(path), f'{path} not installed')
+    check(not os.path.exists('/opt/fb'), 'install ignored DESTDIR')
+
+
+@test('every job file in jobs/ parses with the engine loaded')
+def jobs_parse(ctx):
+    top = os.path.dirname(os.path.dirname(os.path.dirname(
+        os.path.abspath(__file__))))
+    jobs = sorted(f for f in os.listdir(os.path.join(top, 'jobs'))
+                  if f.endswith('.fio'))
+    check(jobs, 'jobs/ has no job file')
+    for j in jobs:
+        r = fio_job(ctx, open(os.path.join(top, 'jobs', j)).read(),
+                    extra_args=['--parse-only'],
+                    env={'FIOB_TARGET': '/dev/null'})
+        if r.rc != 0:
+            raise Fail(f'jobs/{j} does not parse: {r.describe()}')
