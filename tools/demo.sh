@@ -10,6 +10,8 @@ scratch=$(mktemp "$top/build/demo-scratch.XXXXXX")
 trap 'rm -f "$scratch"' EXIT
 export FIOB_TARGET=$scratch
 job=$top/jobs/demo-misaligned.fio
+# fio leaves verify state files in its working directory.
+cd "$top/build"
 
 echo "== 1/2: stock io_uring, direct=1 ($job)"
 if fio --ioengine=io_uring "$job" >"$scratch.log" 2>&1; then

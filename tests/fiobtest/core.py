@@ -95,9 +95,10 @@ class Context:
         self.defer(shutil.rmtree, d, True)
         return d
 
-    def run(self, cmd, timeout=None, check_rc=True, env=None, input=None):
+    def run(self, cmd, timeout=None, check_rc=True, env=None, input=None,
+            cwd=None):
         """Run @cmd; the whole process group dies with the test."""
-        p = subprocess.Popen(cmd, stdout=subprocess.PIPE,
+        p = subprocess.Popen(cmd, stdout=subprocess.PIPE, cwd=cwd,
                              stderr=subprocess.PIPE, text=True, env=env,
                              stdin=subprocess.PIPE if input else
                              subprocess.DEVNULL,

@@ -83,7 +83,10 @@ def check_sanitizers(err):
 
 
 def _run(ctx, cmd, engine, fmt, timeout, stats_path, out_path, env=None):
-    r = ctx.run(cmd, timeout=timeout, check_rc=False, env=_env(engine, env))
+    # fio drops verify state files in its working directory: keep them out
+    # of the tree.
+    r = ctx.run(cmd, timeout=timeout, check_rc=False, env=_env(engine, env),
+                cwd=os.path.dirname(out_path))
     check_sanitizers(r.stderr)
     report = None
     if fmt == 'json' and os.path.exists(out_path):
