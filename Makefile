@@ -3,6 +3,7 @@
 #   make               build engine/fio-bounce.so (installs missing packages)
 #   make demo          run the demo job on a scratch file
 #   make test          unit + integration tests (root: creates loop devices)
+#   make test T=rmw    only the tests whose name contains "rmw"
 #   make SANITIZE=1 test   the same, engine and unit tests under ASan+UBSan
 #   make bench         fio io_uring vs fio-bounce, interleaved, prints ratios
 #   make install       $(DESTDIR)$(PREFIX)/lib/fio/fio-bounce.so
@@ -18,6 +19,7 @@ DESTDIR  ?=
 PYTHON   ?= python3
 SANITIZE ?= 0
 FIO_SRC  ?=
+T        ?=
 
 BUILD := build
 # Packages the tests need beyond the build's own (FUSE for fault injection).
@@ -115,7 +117,7 @@ unit: $(UNIT_BINS)
 test: setup-test $(ENGINE) $(WRONGVER) $(UNIT_BINS) $(FAULTFS)
 	$(TEST_ENV) FIOB_ENGINE=$(abspath $(ENGINE)) FIOB_WRONGVER=$(abspath $(WRONGVER)) \
 		FIOB_UNIT_DIR=$(abspath $(OUT)/unit) FIOB_FAULTFS=$(abspath $(FAULTFS)) \
-		$(PYTHON) tests/run.py
+		$(PYTHON) tests/run.py $(T)
 
 demo: $(ENGINE)
 	tools/demo.sh $(abspath $(ENGINE))

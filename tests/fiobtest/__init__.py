@@ -1,4 +1,29 @@
-"""fio-bounce's test harness: see tests/run.py."""
+"""fio-bounce's test harness (run through tests/run.py, i.e. 'make test').
+
+Writing a scenario (tests/integration/test_<group>.py):
+
+    from fiobtest import test, check, fio, expect_ok, targets
+
+    @test('what a pass proves, in one sentence', timeout=60)
+    def my_scenario(ctx):
+        dev = targets.loop(ctx, sector=4096, size=64 << 20)  # released after
+        r = expect_ok(fio(ctx, [f'filename={dev}', 'direct=1', 'bs=1000',
+                                'rw=randwrite', 'verify=crc32c']))
+        check(r.counters()['rmw_writes'] > 0, 'the RMW path did not run')
+
+- ctx: per-test Context: ctx.tmpdir(), ctx.run(cmd, timeout=...),
+  ctx.spawn(cmd), ctx.defer(fn, *args); everything is undone in reverse
+  order when the test ends, however it ends.
+- targets: loop(ctx, sector, size), ext4(ctx, sector, size) -> mount dir,
+  small_tmpfs(ctx, size) -> mount dir, attach(ctx, path, sector),
+  FaultDisk(ctx, size) (FUSE: .dev, .ctl('fail_read A B'), .log()).
+- fio(ctx, ['opt=val', ...], engine='bounce'|'io_uring'|path, fmt='json')
+  and fio_job(ctx, jobfile_text, ...) return a FioResult: .rc, .out, .err,
+  .report (fio JSON), .errors() (per-job errno), .counters() (fio-bounce's
+  bounce_stats counters summed over jobs), .stats (raw JSON objects).
+- expect_ok(r), expect_error(r, errno): assert fio's outcome.
+- Skip('reason') only for a missing kernel feature; Fail/check otherwise.
+"""
 from .core import Fail, Skip, check, test  # noqa: F401
 from .fio import expect_error, expect_ok, fio, fio_job  # noqa: F401
 from . import targets  # noqa: F401
