@@ -14,10 +14,6 @@ enum fiob_phase {
 	PH_IO,		/* the main transfer */
 };
 
-/* user_data: request id, plus which RMW read a CQE answers. */
-#define TAG_BITS	2
-#define TAG_MASK	((1u << TAG_BITS) - 1)
-
 int fiob_core_init(struct fiob_core *c, const struct fiob_core_params *p)
 {
 	uint32_t i;
@@ -99,76 +95,6 @@ int fiob_core_register_files(struct fiob_core *c, const int *fds, uint32_t nr)
 
 /* ---- submission ---------------------------------------------------- */
 
-static struct io_uring_sqe *get_sqe(struct fiob_core *c)
-{
-	struct io_uring_sqe *sqe = io_uring_get_sqe(&c->ring);
-
-	/*
-	 * The SQ has two entries per request, so it is only ever full of
-	 * entries not yet handed over (or not yet consumed by the SQPOLL
-	 * thread): hand them over and wait for room.
-	 */
-	while (!sqe) {
-		int ret = io_uring_submit(&c->ring);
-
-		if (ret < 0 && ret != -EINTR && ret != -EAGAIN)
-			return NULL;
-		if (c->sqpoll)
-			io_uring_sqring_wait(&c->ring);
-		sqe = io_uring_get_sqe(&c->ring);
-	}
-	return sqe;
-}
-
-/* Prepare one read or write of @len bytes at @addr; false if no SQE. */
-static bool prep_rw(struct fiob_core *c, uint32_t id, unsigned int tag,
-		    bool write, void *addr, uint64_t off, uint32_t len,
-		    int buf_index)
-{
-	const struct fiob_file *f = &c->files[c->reqs[id].file];
-	struct io_uring_sqe *sqe = get_sqe(c);
-	int fd = f->fixed >= 0 ? f->fixed : f->fd;
-
-	if (!sqe)
-		return false;
-	if (buf_index >= 0) {
-		if (write)
-			io_uring_prep_write_fixed(sqe, fd, addr, len, off,
-						  buf_index);
-		else
-			io_uring_prep_read_fixed(sqe, fd, addr, len, off,
-						 buf_index);
-	} else if (write) {
-		io_uring_prep_write(sqe, fd, addr, len, off);
-	} else {
-		io_uring_prep_read(sqe, fd, addr, len, off);
-	}
-	if (f->fixed >= 0)
-		sqe->flags |= IOSQE_FIXED_FILE;
-	if (c->p.ring.nowait)
-		sqe->rw_flags |= RWF_NOWAIT;
-	sqe->ioprio = c->p.ring.ioprio;
-	io_uring_sqe_set_data64(sqe, ((uint64_t)id << TAG_BITS) | tag);
-	return true;
-}
-
-static bool prep_sync(struct fiob_core *c, uint32_t id)
-{
-	const struct fiob_req *r = &c->reqs[id];
-	const struct fiob_file *f = &c->files[r->file];
-	struct io_uring_sqe *sqe = get_sqe(c);
-
-	if (!sqe)
-		return false;
-	io_uring_prep_fsync(sqe, f->fixed >= 0 ? f->fixed : f->fd,
-			    r->op == FIOB_OP_FDATASYNC ?
-			    IORING_FSYNC_DATASYNC : 0);
-	if (f->fixed >= 0)
-		sqe->flags |= IOSQE_FIXED_FILE;
-	io_uring_sqe_set_data64(sqe, (uint64_t)id << TAG_BITS);
-	return true;
-}
-
 static int slot_buf_index(const struct fiob_core *c, int32_t slot)
 {
 	return c->p.ring.fixedbufs ? (int)(c->p.depth + (uint32_t)slot) : -1;
@@ -203,14 +129,17 @@ static void prep_main(struct fiob_core *c, uint32_t id)
 	r->phase = PH_IO;
 	r->pending = 0;
 	if (r->op == FIOB_OP_FSYNC || r->op == FIOB_OP_FDATASYNC)
-		ok = prep_sync(c, id);
+		ok = fiob_uring_prep_sync(c, id);
 	else if (r->plan.kind == FIOB_KIND_PASS)
-		ok = prep_rw(c, id, 0, write, r->buf, r->off, (uint32_t)r->len,
-			     c->p.ring.fixedbufs ? (int)id : -1);
+		ok = fiob_uring_prep_rw(c, id, 0, write, r->buf, r->off,
+					(uint32_t)r->len,
+					c->p.ring.fixedbufs ? (int)id : -1);
 	else
-		ok = prep_rw(c, id, 0, write, fiob_slot_addr(&c->slots, r->slot),
-			     r->plan.win_off, (uint32_t)r->plan.win_len,
-			     slot_buf_index(c, r->slot));
+		ok = fiob_uring_prep_rw(c, id, 0, write,
+					fiob_slot_addr(&c->slots, r->slot),
+					r->plan.win_off,
+					(uint32_t)r->plan.win_len,
+					slot_buf_index(c, r->slot));
 	sqe_prepared(c, id, ok);
 	if (!r->pending)
 		finish(c, id);
@@ -249,10 +178,11 @@ static void start(struct fiob_core *c, uint32_t id)
 
 		r->rmw_got[i] = 0;
 		c->stats.rmw_reads++;
-		sqe_prepared(c, id, prep_rw(c, id, i, false, slot + at,
-					    r->plan.rmw_off[i],
-					    r->plan.rmw_len[i],
-					    slot_buf_index(c, r->slot)));
+		sqe_prepared(c, id,
+			     fiob_uring_prep_rw(c, id, i, false, slot + at,
+						r->plan.rmw_off[i],
+						r->plan.rmw_len[i],
+						slot_buf_index(c, r->slot)));
 	}
 	if (!r->pending)
 		finish(c, id);
@@ -473,10 +403,10 @@ static void main_done(struct fiob_core *c, uint32_t id, int res)
 
 static void handle_cqe(struct fiob_core *c, uint64_t data, int res)
 {
-	uint32_t id = (uint32_t)(data >> TAG_BITS);
+	uint32_t id = (uint32_t)(data >> FIOB_TAG_BITS);
 
 	if (c->reqs[id].phase == PH_RMW)
-		rmw_read_done(c, id, (unsigned int)(data & TAG_MASK), res);
+		rmw_read_done(c, id, (unsigned int)(data & FIOB_TAG_MASK), res);
 	else
 		main_done(c, id, res);
 }

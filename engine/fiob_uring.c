@@ -1,6 +1,7 @@
 /*
- * io_uring setup for the core: the ring with the same flags fio's io_uring
- * engine uses, and buffer/file registration.
+ * The core's side of io_uring: the ring with the same flags fio's io_uring
+ * engine uses, buffer registration, and how transfers become SQEs (fixed
+ * files and buffers, RWF_NOWAIT, ioprio, user_data).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -91,4 +92,75 @@ int fiob_uring_register_bufs(struct io_uring *ring, const struct iovec *user,
 	ret = io_uring_register_buffers(ring, iov, nr);
 	free(iov);
 	return ret;
+}
+
+/* ---- SQEs -------------------------------------------------------- */
+
+static struct io_uring_sqe *get_sqe(struct fiob_core *c)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&c->ring);
+
+	/*
+	 * The SQ has two entries per request, so it is only ever full of
+	 * entries not yet handed over (or not yet consumed by the SQPOLL
+	 * thread): hand them over and wait for room.
+	 */
+	while (!sqe) {
+		int ret = io_uring_submit(&c->ring);
+
+		if (ret < 0 && ret != -EINTR && ret != -EAGAIN)
+			return NULL;
+		if (c->sqpoll)
+			io_uring_sqring_wait(&c->ring);
+		sqe = io_uring_get_sqe(&c->ring);
+	}
+	return sqe;
+}
+
+bool fiob_uring_prep_rw(struct fiob_core *c, uint32_t id, unsigned int tag,
+			bool write, void *addr, uint64_t off, uint32_t len,
+			int buf_index)
+{
+	const struct fiob_file *f = &c->files[c->reqs[id].file];
+	struct io_uring_sqe *sqe = get_sqe(c);
+	int fd = f->fixed >= 0 ? f->fixed : f->fd;
+
+	if (!sqe)
+		return false;
+	if (buf_index >= 0) {
+		if (write)
+			io_uring_prep_write_fixed(sqe, fd, addr, len, off,
+						  buf_index);
+		else
+			io_uring_prep_read_fixed(sqe, fd, addr, len, off,
+						 buf_index);
+	} else if (write) {
+		io_uring_prep_write(sqe, fd, addr, len, off);
+	} else {
+		io_uring_prep_read(sqe, fd, addr, len, off);
+	}
+	if (f->fixed >= 0)
+		sqe->flags |= IOSQE_FIXED_FILE;
+	if (c->p.ring.nowait)
+		sqe->rw_flags |= RWF_NOWAIT;
+	sqe->ioprio = c->p.ring.ioprio;
+	io_uring_sqe_set_data64(sqe, ((uint64_t)id << FIOB_TAG_BITS) | tag);
+	return true;
+}
+
+bool fiob_uring_prep_sync(struct fiob_core *c, uint32_t id)
+{
+	const struct fiob_req *r = &c->reqs[id];
+	const struct fiob_file *f = &c->files[r->file];
+	struct io_uring_sqe *sqe = get_sqe(c);
+
+	if (!sqe)
+		return false;
+	io_uring_prep_fsync(sqe, f->fixed >= 0 ? f->fixed : f->fd,
+			    r->op == FIOB_OP_FDATASYNC ?
+			    IORING_FSYNC_DATASYNC : 0);
+	if (f->fixed >= 0)
+		sqe->flags |= IOSQE_FIXED_FILE;
+	io_uring_sqe_set_data64(sqe, (uint64_t)id << FIOB_TAG_BITS);
+	return true;
 }
