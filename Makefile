@@ -71,10 +71,9 @@ all: $(ENGINE)
 # the path file when the answer changes, so nothing rebuilds needlessly.
 $(FIO_PATH_FILE): FORCE
 	@mkdir -p $(BUILD)
-	@FIO_SRC="$(FIO_SRC)" tools/setup.sh $(BUILD) >$@.new
-	@tail -n 1 $@.new >$@.line && mv $@.line $@.new
-	@cmp -s $@.new $@ || mv $@.new $@
-	@rm -f $@.new
+	@FIO_SRC="$(FIO_SRC)" tools/setup.sh $(BUILD) >$@.$$$$.out && \
+		tail -n 1 $@.$$$$.out >$@.$$$$ && rm -f $@.$$$$.out && \
+		{ cmp -s $@.$$$$ $@ && rm -f $@.$$$$ || mv $@.$$$$ $@; }
 
 setup: $(FIO_PATH_FILE)
 

@@ -11,6 +11,7 @@
  */
 #include <dlfcn.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,14 +34,14 @@
 struct fiob_data {
 	struct fiob_core core;
 	bool core_up;
-	struct io_u **io_us;		/* by index, from io_u_init */
+	unsigned int nr_files;		/* fio zeroes its own before cleanup */
 	struct iovec *io_u_bufs;	/* fixedbufs: each io_u's buffer */
 	int *fds;			/* registerfiles: descriptors */
 	struct io_u **queued;		/* queued since the last commit */
 	unsigned int nr_queued;
-	struct fiob_stats_file *stat_files;
+	struct fiob_stats_file *stat_files;	/* names are our copies */
 	bool hipri_warned;
-	bool shared_checked;
+	bool shared_warned;
 };
 
 struct fiob_options {
@@ -173,15 +174,31 @@ static int fiob_check_abi(void)
 	return -EPROTO;
 }
 
-static uint32_t fiob_max(uint32_t a, uint32_t b)
-{
-	return a > b ? a : b;
-}
-
 /* Close on an error path: the error being reported is the first one. */
 static void fiob_close_quietly(struct thread_data *td, struct fio_file *f)
 {
 	int fio_unused ret = generic_close_file(td, f);
+}
+
+/*
+ * A note for the user that must not corrupt JSON or terse output. Job
+ * processes end with _exit(), so flush: with --output=FILE the line would
+ * otherwise die in stdio's buffer.
+ */
+static void fiob_notice(const char *fmt, ...)
+{
+	char buf[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	if (output_format == FIO_OUTPUT_NORMAL) {
+		log_info("%s", buf);
+		log_info_flush();
+	} else {
+		fputs(buf, stderr);
+	}
 }
 
 /* Could this job write partial blocks of a target with @blk-byte blocks? */
@@ -203,12 +220,13 @@ static bool fiob_may_rmw(struct thread_data *td, uint32_t blk)
 static void fiob_warn_shared(struct thread_data *td, struct fio_file *f,
 			     uint32_t blk)
 {
+	struct fiob_data *fd = td->io_ops_data;
 	struct thread_data *other;
 	struct fio_file *of;
 	unsigned int j;
 	int i;
 
-	if (!fiob_may_rmw(td, blk))
+	if (fd->shared_warned || !fiob_may_rmw(td, blk))
 		return;
 	for_each_td(other, i) {
 		if (other == td || !td_write(other))
@@ -216,11 +234,13 @@ static void fiob_warn_shared(struct thread_data *td, struct fio_file *f,
 		for_each_file(other, of, j) {
 			if (!of->file_name || strcmp(of->file_name, f->file_name))
 				continue;
-			log_info("fio-bounce: warning: jobs '%s' and '%s' both "
-				 "write %s with misaligned writes; read-modify-"
-				 "write is serialized within one job only, so "
-				 "they can lose each other's bytes\n",
-				 td->o.name, other->o.name, f->file_name);
+			fd->shared_warned = true;
+			fiob_notice("fio-bounce: warning: jobs '%s' and '%s' "
+				    "both write %s with misaligned writes; "
+				    "read-modify-write is serialized within one "
+				    "job only, so they can lose each other's "
+				    "bytes\n", td->o.name, other->o.name,
+				    f->file_name);
 			return;
 		}
 	}
@@ -233,33 +253,67 @@ static int fiob_file_align(struct thread_data *td, struct fio_file *f,
 {
 	struct fiob_options *o = td->eo;
 	struct fiob_data *fd = td->io_ops_data;
+	struct fiob_align ovr = { o->bounce_align, o->bounce_mem_align };
 
-	if (o->bounce_align && o->bounce_align < fi->need.off) {
-		log_err("fio-bounce: bounce_align=%u is lower than the %u bytes "
-			"%s needs (%s)\n", o->bounce_align, fi->need.off,
-			f->file_name, fiob_align_src_name(fi->src));
+	if (fiob_align_apply(&fi->need, &ovr, in_force)) {
+		log_err("fio-bounce: bounce_align=%u bounce_mem_align=%u are "
+			"lower than what %s needs: offsets %u, memory %u (%s)\n",
+			ovr.off, ovr.mem, f->file_name, fi->need.off,
+			fi->need.mem, fiob_align_src_name(fi->src));
 		return -EINVAL;
 	}
-	if (o->bounce_mem_align && o->bounce_mem_align < fi->need.mem) {
-		log_err("fio-bounce: bounce_mem_align=%u is lower than the %u "
-			"bytes %s needs (%s)\n", o->bounce_mem_align,
-			fi->need.mem, f->file_name,
-			fiob_align_src_name(fi->src));
-		return -EINVAL;
-	}
-	in_force->off = fiob_max(fi->need.off, o->bounce_align);
-	in_force->mem = fiob_max(fi->need.mem, o->bounce_mem_align);
-	if (fd->core.slots.nr &&
-	    fiob_slot_bytes(td_max_bs(td), in_force->off, page_size) >
+	if (!fd->core.slots.nr)
+		return 0;
+	if (fiob_slot_bytes(td_max_bs(td), in_force->off, page_size) >
 	    fd->core.slots.size) {
 		log_err("fio-bounce: %s needs %u-byte blocks, more than the "
 			"bounce slots were sized for; set bounce_align=%u\n",
 			f->file_name, in_force->off, in_force->off);
 		return -EINVAL;
 	}
+	if (in_force->mem > page_size && in_force->mem > o->bounce_mem_align) {
+		log_err("fio-bounce: %s needs %u-byte aligned memory, more than "
+			"the bounce slots were aligned for; set "
+			"bounce_mem_align=%u\n", f->file_name, in_force->mem,
+			in_force->mem);
+		return -EINVAL;
+	}
 	return 0;
 }
 
+/* Record what @f runs with, for the statistics (fio frees its names first). */
+static int fiob_record_file(struct fiob_data *fd, struct fio_file *f,
+			    const struct fiob_align *in_force,
+			    enum fiob_align_src src)
+{
+	struct fiob_stats_file *sf = &fd->stat_files[f->fileno];
+	char *name = strdup(f->file_name);
+
+	if (!name)
+		return -ENOMEM;
+	free((char *)sf->name);
+	sf->name = name;
+	sf->align = *in_force;
+	sf->src = fiob_align_src_name(src);
+	return 0;
+}
+
+/* One rendering into a buffer of exactly the size it needs. */
+typedef int (*fiob_render_fn)(char *, size_t, const struct fiob_stats_ctx *,
+			      const struct fiob_stats *);
+
+static char *fiob_render(fiob_render_fn fn, const struct fiob_stats_ctx *ctx,
+			 const struct fiob_stats *s)
+{
+	int len = fn(NULL, 0, ctx, s);
+	char *buf = len >= 0 ? malloc((size_t)len + 1) : NULL;
+
+	if (buf)
+		fn(buf, (size_t)len + 1, ctx, s);
+	return buf;
+}
+
+/* At job end: the summary line (normal output only), then bounce_stats. */
 static void fiob_report(struct thread_data *td)
 {
 	struct fiob_options *o = td->eo;
@@ -270,23 +324,28 @@ static void fiob_report(struct thread_data *td)
 		.nr_slots = fd->core.slots.nr,
 		.slot_size = fd->core.slots.size,
 		.files = fd->stat_files,
-		.nr_files = td->o.nr_files,
+		.nr_files = fd->nr_files,
 	};
-	char line[2048];
+	char *text;
 	int ret;
 
-	/* A line of text in JSON or terse output would corrupt it. */
 	if (output_format == FIO_OUTPUT_NORMAL) {
-		fiob_stats_line(line, sizeof(line), &ctx, &fd->core.stats);
-		log_info("%s\n", line);
+		text = fiob_render(fiob_stats_line, &ctx, &fd->core.stats);
+		if (text) {
+			log_info("%s\n", text);
+			log_info_flush();
+		}
+		free(text);
 	}
 	if (!o->bounce_stats)
 		return;
-	fiob_stats_json(line, sizeof(line), &ctx, &fd->core.stats);
-	ret = fiob_stats_append(o->bounce_stats, line, strlen(line));
+	text = fiob_render(fiob_stats_json, &ctx, &fd->core.stats);
+	ret = text ? fiob_stats_append(o->bounce_stats, text, strlen(text)) :
+		     -ENOMEM;
 	if (ret)
 		log_err("fio-bounce: bounce_stats=%s: %s\n", o->bounce_stats,
 			strerror(-ret));
+	free(text);
 }
 
 /* ---- hooks ---------------------------------------------------------- */
@@ -313,30 +372,17 @@ static int fiob_init(struct thread_data *td)
 	if (!fd)
 		goto err;
 	td->io_ops_data = fd;
-	fd->io_us = calloc(td->o.iodepth, sizeof(*fd->io_us));
+	fd->nr_files = td->o.nr_files;
 	fd->io_u_bufs = calloc(td->o.iodepth, sizeof(*fd->io_u_bufs));
 	fd->queued = calloc(td->o.iodepth, sizeof(*fd->queued));
-	fd->stat_files = calloc(td->o.nr_files, sizeof(*fd->stat_files));
-	fd->fds = calloc(td->o.nr_files, sizeof(*fd->fds));
-	if (!fd->io_us || !fd->io_u_bufs || !fd->queued || !fd->stat_files ||
-	    !fd->fds)
+	fd->stat_files = calloc(fd->nr_files, sizeof(*fd->stat_files));
+	fd->fds = calloc(fd->nr_files, sizeof(*fd->fds));
+	if (!fd->io_u_bufs || !fd->queued || !fd->stat_files || !fd->fds)
 		goto err;
 	return 0;
 err:
 	td_verror(td, ENOMEM, "fiob_init");
 	return 1;
-}
-
-/*
- * io_u_init: remember each io_u. Its buffer is assigned only after all
- * io_u_init calls, so fixedbufs reads it in post_init.
- */
-static int fiob_io_u_init(struct thread_data *td, struct io_u *io_u)
-{
-	struct fiob_data *fd = td->io_ops_data;
-
-	fd->io_us[io_u->index] = io_u;
-	return 0;
 }
 
 /*
@@ -376,7 +422,9 @@ static int fiob_post_init(struct thread_data *td)
 {
 	struct fiob_options *o = td->eo;
 	struct fiob_data *fd = td->io_ops_data;
-	uint32_t slot_align = fiob_max(o->bounce_align, page_size);
+	/* Room for two blocks around the largest I/O: 4096 unless raised. */
+	uint32_t blk = o->bounce_align > FIOB_DEFAULT_ALIGN ?
+		       o->bounce_align : FIOB_DEFAULT_ALIGN;
 	struct fiob_core_params p = {
 		.depth = td->o.iodepth,
 		.nr_files = td->o.nr_files,
@@ -391,18 +439,20 @@ static int fiob_post_init(struct thread_data *td)
 		},
 		.user_bufs = fd->io_u_bufs,
 	};
+	struct io_u *io_u;
 	unsigned int i;
 	int ret;
 
-	for (i = 0; i < td->o.iodepth; i++) {
-		fd->io_u_bufs[i].iov_base = fd->io_us[i]->buf;
-		fd->io_u_bufs[i].iov_len = td_max_bs(td);
+	/* fixedbufs registers each io_u's buffer at the io_u's index. */
+	io_u_qiter(&td->io_u_all, io_u, i) {
+		fd->io_u_bufs[io_u->index].iov_base = io_u->buf;
+		fd->io_u_bufs[io_u->index].iov_len = td_max_bs(td);
 	}
 	if (o->bounce != FIOB_MODE_NEVER) {
 		p.nr_slots = o->bounce_slots ? o->bounce_slots : td->o.iodepth;
-		p.slot_size = fiob_slot_bytes(td_max_bs(td),
-					      fiob_max(slot_align, 4096),
-					      page_size);
+		p.slot_size = fiob_slot_bytes(td_max_bs(td), blk, page_size);
+		p.slot_align = o->bounce_mem_align > page_size ?
+			       o->bounce_mem_align : page_size;
 	}
 	ret = fiob_core_init(&fd->core, &p);
 	if (ret) {
@@ -444,6 +494,8 @@ static int fiob_open_file(struct thread_data *td, struct fio_file *f)
 	ret = fiob_align_discover(f->fd, &fi);
 	if (!ret)
 		ret = fiob_file_align(td, f, &fi, &in_force);
+	if (!ret)
+		ret = fiob_record_file(fd, f, &in_force, fi.src);
 	if (ret) {
 		td_verror(td, -ret, "fiob_open_file");
 		goto err;
@@ -453,18 +505,10 @@ static int fiob_open_file(struct thread_data *td, struct fio_file *f)
 	cf->align = in_force;
 	cf->regular = fi.regular;
 	cf->size = fi.size;
-	fd->stat_files[f->fileno] = (struct fiob_stats_file) {
-		.name = f->file_name,
-		.align = in_force,
-		.src = fiob_align_src_name(fi.src),
-	};
 	dprint(FD_IO, "fio-bounce: %s: needs off=%u mem=%u (%s), in force "
 	       "off=%u mem=%u\n", f->file_name, fi.need.off, fi.need.mem,
 	       fiob_align_src_name(fi.src), in_force.off, in_force.mem);
-	if (!fd->shared_checked) {
-		fd->shared_checked = true;
-		fiob_warn_shared(td, f, in_force.off);
-	}
+	fiob_warn_shared(td, f, in_force.off);
 	return 0;
 err:
 	if (!o->registerfiles)
@@ -606,17 +650,19 @@ static struct io_u *fiob_event(struct thread_data *td, int event)
 static void fiob_cleanup(struct thread_data *td)
 {
 	struct fiob_data *fd = td->io_ops_data;
+	unsigned int i;
 
 	if (!fd)
 		return;
 	if (fd->core_up)
 		fiob_report(td);
 	fiob_core_exit(&fd->core);
+	for (i = 0; fd->stat_files && i < fd->nr_files; i++)
+		free((char *)fd->stat_files[i].name);
 	free(fd->fds);
 	free(fd->stat_files);
 	free(fd->queued);
 	free(fd->io_u_bufs);
-	free(fd->io_us);
 	free(fd);
 	td->io_ops_data = NULL;
 }
@@ -629,7 +675,6 @@ __attribute__((visibility("default"))) struct ioengine_ops ioengine = {
 				  FIO_ASYNCIO_SETS_ISSUE_TIME,
 	.init			= fiob_init,
 	.post_init		= fiob_post_init,
-	.io_u_init		= fiob_io_u_init,
 	.queue			= fiob_queue,
 	.commit			= fiob_commit,
 	.getevents		= fiob_getevents,

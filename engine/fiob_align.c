@@ -167,3 +167,14 @@ int fiob_align_discover(int fd, struct fiob_file_info *fi)
 	}
 	return 0;
 }
+
+int fiob_align_apply(const struct fiob_align *need,
+		     const struct fiob_align *ovr, struct fiob_align *out)
+{
+	if ((ovr->off && ovr->off < need->off) ||
+	    (ovr->mem && ovr->mem < need->mem))
+		return -EINVAL;
+	out->off = ovr->off > need->off ? ovr->off : need->off;
+	out->mem = ovr->mem > need->mem ? ovr->mem : need->mem;
+	return 0;
+}

@@ -36,6 +36,14 @@ struct fiob_file_info {
 /* Fill @fi for the open descriptor @fd. Returns 0 or -errno. */
 int fiob_align_discover(int fd, struct fiob_file_info *fi);
 
+/*
+ * The rule in force: @need raised by the overrides in @ovr (0: none).
+ * Returns -EINVAL if an override is below what the target needs: lowering
+ * it would only turn bounced I/O back into EINVAL.
+ */
+int fiob_align_apply(const struct fiob_align *need,
+		     const struct fiob_align *ovr, struct fiob_align *out);
+
 const char *fiob_align_src_name(enum fiob_align_src src);
 
 #endif

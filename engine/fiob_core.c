@@ -42,7 +42,8 @@ int fiob_core_init(struct fiob_core *c, const struct fiob_core_params *p)
 	if (p->nr_slots) {
 		c->err_what = "bounce slots";
 		ret = fiob_slots_init(&c->slots, p->nr_slots, p->slot_size,
-				      4096);
+				      p->slot_align ? p->slot_align :
+				      (size_t)sysconf(_SC_PAGESIZE));
 		if (ret)
 			goto err;
 	}

@@ -21,9 +21,13 @@ int fiob_slots_init(struct fiob_slots *s, uint32_t nr, size_t size,
 		return -EINVAL;
 	if (align < page)
 		align = page;
+	if (size > SIZE_MAX - align)
+		return -EINVAL;
 	s->size = fiob_round_up(size, align);
 	/* mmap gives page alignment; over-map to reach larger alignments. */
 	over = align > page ? align - page : 0;
+	if (s->size > (SIZE_MAX - over) / nr)
+		return -EINVAL;
 	s->map_len = (size_t)nr * s->size + over;
 
 	s->free = malloc(nr * sizeof(*s->free));
