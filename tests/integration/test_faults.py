@@ -1,0 +1,348 @@
+"""Faults: device errors, a full backing store and a vanishing device end the
+job with the right error, loudly, without a hang, and a failed
+read-modify-write never writes anything."""
+import mmap
+import os
+import subprocess
+import threading
+import time
+
+from fiobtest import check, expect_error, fio, targets, test
+from fiobtest.core import Fail
+
+EIO = 5
+ENOSPC = 28
+BLK = 4096
+DISK = 16 << 20          # FaultDisk size: 4096 sectors of 4096 bytes
+FILL = 64 << 10          # the pre-filled pattern covers blocks 0..15
+FIO_TIMEOUT = 60         # a job that runs longer than this is hung
+
+
+def dio_write(dev, off, data):
+    """O_DIRECT write of @data (a multiple of 4096 bytes) at @off."""
+    buf = mmap.mmap(-1, len(data))
+    buf.write(data)
+    fd = os.open(dev, os.O_WRONLY | os.O_DIRECT)
+    try:
+        n = os.pwrite(fd, buf, off)
+    finally:
+        os.close(fd)
+        buf.close()
+    check(n == len(data), f'pre-fill wrote {n} of {len(data)} bytes')
+
+
+def dio_read(dev, off, length):
+    """O_DIRECT read of @length bytes (a multiple of 4096) at @off."""
+    buf = mmap.mmap(-1, length)
+    fd = os.open(dev, os.O_RDONLY | os.O_DIRECT)
+    try:
+        n = os.preadv(fd, [buf], off)
+        check(n == length, f'read back {n} of {length} bytes at {off}')
+        return bytes(buf)
+    finally:
+        os.close(fd)
+        buf.close()
+
+
+def hits(log, tags, start, end):
+    """Log lines tagged one of @tags whose range overlaps [start, end)."""
+    return [ln for ln in log if len(ln) == 3 and ln[0] in tags and
+            int(ln[1]) < end and start < int(ln[1]) + int(ln[2])]
+
+
+def run_fio(ctx, args, **kw):
+    """fio() where a hang is a test failure with a clear message."""
+    try:
+        return fio(ctx, args, timeout=FIO_TIMEOUT, **kw)
+    except subprocess.TimeoutExpired:
+        raise Fail(f'fio hung: still running after {FIO_TIMEOUT}s '
+                   f'({" ".join(args)})')
+
+
+def filled_disk(ctx):
+    """A FaultDisk whose first FILL bytes hold a random pattern."""
+    disk = targets.FaultDisk(ctx, DISK)
+    pattern = os.urandom(FILL)
+    dio_write(disk.dev, 0, pattern)
+    check(dio_read(disk.dev, 0, FILL) == pattern,
+          'the pre-filled pattern does not read back')
+    return disk, pattern
+
+
+def after_writes(disk, mark, n=200, limit=30):
+    """Wait (bounded) until the job has written @n blocks since @mark."""
+    deadline = time.monotonic() + limit
+    while len(disk.log()) < mark + n and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
+def tail(out, n=6):
+    """The last @n lines of @out on one line (the runner's report is one
+    line per test, and smoke.sh's own lines start with PASS/FAIL too)."""
+    return ' | '.join(out.strip().splitlines()[-n:])
+
+
+def one_write(dev, off, length):
+    """fio options for exactly one direct write of @length bytes at @off."""
+    return [f'filename={dev}', 'direct=1', 'rw=write', f'bs={length}',
+            f'offset={off}', f'size={length}', 'iodepth=1']
+
+
+def _rmw_read_fault(off, length, fail_blocks):
+    """One misaligned write at @off; reads of @fail_blocks fail."""
+    def fn(ctx):
+        disk, pattern = filled_disk(ctx)
+        win_start = off // BLK * BLK
+        win_end = -(-(off + length) // BLK) * BLK
+        for b in fail_blocks:
+            disk.ctl(f'fail_read {b * BLK} {(b + 1) * BLK}')
+        mark = len(disk.log())
+        r = run_fio(ctx, one_write(disk.dev, off, length))
+        expect_error(r, EIO, 'a write whose RMW read failed')
+        c = r.counters()
+        check(c.get('rmw_writes') == 1 and c.get('rmw_reads', 0) >= 1,
+              f'the write did not go through read-modify-write: {c}')
+        log = disk.log()[mark:]
+        rfail = hits(log, ('RFAIL',), fail_blocks[0] * BLK,
+                     (fail_blocks[-1] + 1) * BLK)
+        check(rfail, f'no RFAIL in the failed block(s): the injected fault '
+              f'was never hit; log since the job started: {log}')
+        writes = hits(log, ('W', 'WFAIL'), win_start, win_end)
+        check(not writes, f'the failed RMW still wrote its window '
+              f'[{win_start}, {win_end}): {writes}')
+        disk.ctl('clear')
+        check(dio_read(disk.dev, win_start, win_end - win_start) ==
+              pattern[win_start:win_end],
+              f'the window [{win_start}, {win_end}) changed after a failed '
+              f'RMW read')
+    return fn
+
+
+test('a misaligned write inside one block whose RMW read fails with EIO '
+     'fails the job with EIO and writes nothing to that block',
+     timeout=60, name='rmw_read_eio_one_block')(
+    _rmw_read_fault(5 * BLK + 100, 1000, [5]))
+
+test('a misaligned write spanning blocks 5..7 whose tail RMW read fails '
+     '(the head read succeeds) fails with EIO and writes no part of its '
+     'window', timeout=60, name='rmw_read_eio_tail_only')(
+    _rmw_read_fault(5 * BLK + 100, 2 * BLK + 1000, [7]))
+
+
+@test('sequential bs=1000 writes at QD8 over a block whose reads fail: the '
+      'RMWs queued behind the failed one fail too, the job ends with EIO and '
+      'the block is never written', timeout=60)
+def rmw_read_eio_with_waiters(ctx):
+    disk, pattern = filled_disk(ctx)
+    blk = 5
+    start, end = blk * BLK, (blk + 1) * BLK
+    disk.ctl(f'fail_read {start} {end}')
+    mark = len(disk.log())
+    r = run_fio(ctx, [f'filename={disk.dev}', 'direct=1', 'rw=write',
+                      'bs=1000', f'size={FILL - 1000}', 'iodepth=8'])
+    expect_error(r, EIO, 'writes over a block whose reads fail')
+    c = r.counters()
+    check(c.get('waits', 0) > 0, f'no write waited behind an RMW: {c}')
+    log = disk.log()[mark:]
+    check(hits(log, ('RFAIL',), start, end), f'block {blk} was never read: '
+          f'{log}')
+    writes = hits(log, ('W', 'WFAIL'), start, end)
+    check(not writes, f'block {blk} was written although no RMW could read '
+          f'it: {writes}')
+    disk.ctl('clear')
+    check(dio_read(disk.dev, start, BLK) == pattern[start:end],
+          f'block {blk} changed')
+
+
+@test('a misaligned write whose window write fails with EIO (its RMW read '
+      'succeeded) fails the job with EIO and leaves the block unchanged',
+      timeout=60)
+def rmw_window_write_eio(ctx):
+    disk, pattern = filled_disk(ctx)
+    blk = 9
+    start, end = blk * BLK, (blk + 1) * BLK
+    disk.ctl(f'fail_write {start} {end}')
+    mark = len(disk.log())
+    r = run_fio(ctx, one_write(disk.dev, start + 300, 1000))
+    expect_error(r, EIO, 'a write whose window write failed')
+    c = r.counters()
+    check(c.get('rmw_writes') == 1 and c.get('rmw_reads') == 1,
+          f'the write did not go through read-modify-write: {c}')
+    log = disk.log()[mark:]
+    check(hits(log, ('WFAIL',), start, end),
+          f'no WFAIL in block {blk}: the window write never reached the '
+          f'device; log: {log}')
+    check(not hits(log, ('W',), start, end),
+          f'block {blk} was written although its write failed: {log}')
+    disk.ctl('clear')
+    check(dio_read(disk.dev, start, BLK) == pattern[start:end],
+          f'block {blk} changed after a failed window write')
+
+
+def _enospc(bs, bounced):
+    def fn(ctx):
+        # A 8 MiB sparse file on a 2 MiB tmpfs: writes run out of space
+        # about a quarter of the way in. The loop device passes the
+        # backing file's ENOSPC through as BLK_STS_NOSPC, i.e. ENOSPC.
+        mnt = targets.small_tmpfs(ctx, 2 << 20)
+        path = os.path.join(mnt, 'sparse.img')
+        with open(path, 'wb') as f:
+            f.truncate(8 << 20)
+        dev = targets.attach(ctx, path, 4096)
+        r = run_fio(ctx, [f'filename={dev}', 'direct=1', 'rw=write',
+                          f'bs={bs}', 'size=8M', 'iodepth=4'])
+        expect_error(r, ENOSPC, f'bs={bs} writes past the space')
+        check('No space left on device' in r.err,
+              f'fio did not report ENOSPC: {r.describe()}')
+        c = r.counters()
+        check(c.get(bounced, 0) > 0,
+              f'no {bounced} counted: wrong path exercised: {c}')
+        done = sum(j['write']['io_bytes'] for j in r.jobs())
+        check(0 < done < (8 << 20),
+              f'{done} bytes written: expected some, not all: {c}')
+    return fn
+
+
+test('aligned writes (bs=4k) to a loop device whose tmpfs backing runs out '
+     'of space end the job with ENOSPC, without a hang',
+     timeout=90, name='enospc_aligned')(_enospc('4k', 'passthrough'))
+
+test('RMW writes (bs=1000) to a loop device whose tmpfs backing runs out '
+     'of space end the job with ENOSPC, without a hang',
+     timeout=90, name='enospc_rmw')(_enospc('1000', 'rmw_writes'))
+
+
+def _released(disk, dev):
+    """True once @dev is no longer bound to @disk's image, nor mounted."""
+    sysfs = f'/sys/block/{os.path.basename(dev)}/loop/backing_file'
+    try:
+        with open(sysfs) as f:
+            backing = f.read().strip()
+    except OSError:
+        backing = ''
+    bound = backing.startswith(disk.mnt) or backing == '/disk.img (deleted)'
+    with open('/proc/mounts') as f:
+        mounted = any(ln.split()[1] == disk.mnt for ln in f)
+    return not bound and not mounted and disk.proc.poll() is not None
+
+
+@test('a device that vanishes (faultfs "die") under a running misaligned '
+      'randwrite+verify job fails it with an error, never hangs, and the '
+      'harness releases the loop device, mount and daemon', timeout=120)
+def device_vanishes(ctx):
+    disk, _ = filled_disk(ctx)
+    died = threading.Event()
+    mark = len(disk.log())
+
+    def killer():
+        after_writes(disk, mark)    # so that the device dies under the job
+        try:
+            disk.ctl('die')
+        except OSError:
+            pass        # the daemon exits without answering this write
+        died.set()
+
+    th = threading.Thread(target=killer, daemon=True)
+    th.start()
+    r = run_fio(ctx, [f'filename={disk.dev}', 'direct=1', 'rw=randwrite',
+                      'bs=1000', 'iodepth=16', 'verify=crc32c',
+                      'verify_backlog=64', 'time_based', 'runtime=40'])
+    th.join(10)
+    check(died.is_set(), 'the device was never killed')
+    check(r.rc != 0, f'fio exited 0 after the device vanished: '
+          f'{r.describe()}')
+    check(any(r.errors()), f'no job error reported: {r.describe()}')
+    check('error' in r.err.lower(), f'no error message: {r.describe()}')
+    check(r.counters().get('rmw_writes', 0) > 0,
+          f'the job did not run misaligned writes: {r.counters()}')
+    # The harness's own release, run now so it can be checked.
+    dev = disk.dev
+    errors = ctx.close()
+    check(not errors, f'cleanup after a dead device failed: {errors}')
+    deadline = time.monotonic() + 20
+    while not _released(disk, dev) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    check(_released(disk, dev), f'after cleanup {dev} or the faultfs mount '
+          f'{disk.mnt} (or its daemon) is still there')
+
+
+@test('the faultfs self-test (tests/fuse/smoke.sh) passes: fail_read, '
+      'fail_write, hang/unhang, die and teardown behave as the fault tests '
+      'assume', timeout=180)
+def faultfs_smoke(ctx):
+    script = os.path.join(os.path.dirname(os.path.dirname(
+        os.path.abspath(__file__))), 'fuse', 'smoke.sh')
+    # smoke.sh builds its own faultfs from tests/fuse/faultfs.c (the same
+    # command as the Makefile) and cleans up after itself in an EXIT trap;
+    # on a timeout it gets SIGTERM first so that trap runs.
+    p = subprocess.Popen(['bash', script], stdout=subprocess.PIPE,
+                         stderr=subprocess.STDOUT, text=True,
+                         start_new_session=True)
+    try:
+        out, _ = p.communicate(timeout=150)
+    except subprocess.TimeoutExpired:
+        os.killpg(p.pid, 15)
+        try:
+            out, _ = p.communicate(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(p.pid, 9)
+            out, _ = p.communicate()
+        raise Fail(f'smoke.sh hung; its last lines: {tail(out)}')
+    fails = [ln for ln in out.splitlines() if ln.startswith(('FAIL', 'WARN'))]
+    check(p.returncode == 0 and not fails and
+          'smoke: all checks passed' in out,
+          f'smoke.sh exit {p.returncode}: {fails or tail(out)}')
+
+
+@test('a device that stops answering (faultfs "hang") under a misaligned '
+      'randwrite+verify job, then vanishes ("die"), fails the job with EIO '
+      'instead of leaving it hung', timeout=120)
+def device_hangs_then_dies(ctx):
+    disk, _ = filled_disk(ctx)
+    mark = len(disk.log())
+
+    def killer():
+        after_writes(disk, mark)
+        disk.ctl('hang')
+        time.sleep(1)       # let requests pile up in the hung device
+        try:
+            disk.ctl('die')
+        except OSError:
+            pass
+
+    th = threading.Thread(target=killer, daemon=True)
+    th.start()
+    r = run_fio(ctx, [f'filename={disk.dev}', 'direct=1', 'rw=randwrite',
+                      'bs=1000', 'iodepth=16', 'verify=crc32c',
+                      'verify_backlog=64', 'time_based', 'runtime=40'])
+    th.join(10)
+    expect_error(r, EIO, 'a job whose device hung, then died')
+    check(r.counters().get('rmw_writes', 0) > 0,
+          f'the job did not run misaligned writes: {r.counters()}')
+
+
+@test('a device that stalls (faultfs "hang") for a second under a misaligned '
+      'randwrite+verify job and then resumes ("unhang") loses nothing: the '
+      'job completes and verifies', timeout=120)
+def device_stall_then_resume_verifies(ctx):
+    disk = targets.FaultDisk(ctx, DISK)
+    mark = len(disk.log())
+
+    def staller():
+        after_writes(disk, mark)
+        disk.ctl('hang')
+        time.sleep(1)
+        disk.ctl('unhang')
+
+    th = threading.Thread(target=staller, daemon=True)
+    th.start()
+    r = run_fio(ctx, [f'filename={disk.dev}', 'direct=1', 'rw=randwrite',
+                      'bs=1000', 'size=4M', 'iodepth=16', 'verify=crc32c',
+                      'verify_fatal=1'])
+    th.join(10)
+    check(not th.is_alive(), 'the staller thread is stuck')
+    check(r.rc == 0 and not any(r.errors()),
+          f'the job failed across a stall: {r.describe()}')
+    c = r.counters()
+    check(c['rmw_writes'] == (4 << 20) // 1000 and c['window_reads'] > 0,
+          f'not every write went through RMW, or no verify read: {c}')
