@@ -1,0 +1,359 @@
+/*
+ * The overlap table against a reference model of the rules in
+ * fiob_overlap.h, plus directed cases for range edges.
+ *
+ * The model keeps, per id, a state and (for waiters) an arrival number; it
+ * decides "may start" by scanning every entry, never a linked list.
+ */
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "fiob_overlap.h"
+#include "fiob_test.h"
+
+#define NR	8
+
+static char msg[256];
+static uint64_t rng = 0x0123456789abcdefull;
+
+static uint64_t rnd(void)
+{
+	rng ^= rng << 13;
+	rng ^= rng >> 7;
+	rng ^= rng << 17;
+	return rng;
+}
+
+enum { M_IDLE, M_ACTIVE, M_WAITING, M_READING };	/* READING: a read running */
+
+struct ment {
+	int state;
+	uint32_t file;
+	uint64_t start, end;
+	int type;
+	uint64_t seq;		/* arrival order among waiters */
+};
+
+static struct ment m[NR];
+static uint64_t seq;
+
+static bool m_conflicts(const struct ment *a, const struct ment *b)
+{
+	if (a->type != FIOB_OVL_EXCL && b->type != FIOB_OVL_EXCL)
+		return false;
+	if (a->file != b->file)
+		return false;
+	return a->start < b->end && b->start < a->end;
+}
+
+/* Can @i (waiting or arriving) start: no active conflict, none earlier. */
+static bool m_can_start(int i, bool arriving)
+{
+	int j;
+
+	for (j = 0; j < NR; j++) {
+		if (j == i || !m_conflicts(&m[i], &m[j]))
+			continue;
+		if (m[j].state == M_ACTIVE)
+			return false;
+		if (m[j].state == M_WAITING && (arriving || m[j].seq < m[i].seq))
+			return false;
+	}
+	return true;
+}
+
+static void m_start(int i)
+{
+	m[i].state = m[i].type == FIOB_OVL_READ ? M_READING : M_ACTIVE;
+}
+
+/* The waiter that should come out of pop_ready next, or -1. */
+static int m_pop(void)
+{
+	int i, best = -1;
+
+	for (i = 0; i < NR; i++)
+		if (m[i].state == M_WAITING && m_can_start(i, false) &&
+		    (best < 0 || m[i].seq < m[best].seq))
+			best = i;
+	if (best >= 0)
+		m_start(best);
+	return best;
+}
+
+/* Engine state and counters agree with the model; no active conflict. */
+static int check_table(const struct fiob_ovl *t)
+{
+	uint32_t act = 0, excl = 0, wait = 0;
+	int i, j;
+
+	for (i = 0; i < NR; i++) {
+		int want = m[i].state == M_ACTIVE ? FIOB_OVL_ACTIVE :
+			   m[i].state == M_WAITING ? FIOB_OVL_WAITING :
+			   FIOB_OVL_IDLE;
+
+		if (t->e[i].state != want) {
+			snprintf(msg, sizeof(msg), "id %d state %d, model %d",
+				 i, t->e[i].state, m[i].state);
+			return -1;
+		}
+		act += want == FIOB_OVL_ACTIVE;
+		excl += want == FIOB_OVL_ACTIVE && m[i].type == FIOB_OVL_EXCL;
+		wait += want == FIOB_OVL_WAITING;
+		for (j = 0; j < i; j++) {
+			if (t->e[i].state == FIOB_OVL_ACTIVE &&
+			    t->e[j].state == FIOB_OVL_ACTIVE &&
+			    m_conflicts(&m[i], &m[j])) {
+				snprintf(msg, sizeof(msg),
+					 "ids %d and %d both active and conflict", i, j);
+				return -1;
+			}
+		}
+	}
+	if (t->nr_active != act || t->nr_active_excl != excl ||
+	    t->nr_waiting != wait) {
+		snprintf(msg, sizeof(msg), "counters %u/%u/%u, model %u/%u/%u",
+			 t->nr_active, t->nr_active_excl, t->nr_waiting,
+			 act, excl, wait);
+		return -1;
+	}
+	if (fiob_ovl_busy(t) != (excl || wait)) {
+		snprintf(msg, sizeof(msg), "busy() wrong");
+		return -1;
+	}
+	return 0;
+}
+
+/* Pop until -1, comparing every id with the model's FIFO choice. */
+static int drain(struct fiob_ovl *t, uint64_t *started)
+{
+	for (;;) {
+		int want = m_pop(), got = fiob_ovl_pop_ready(t);
+
+		if (got != want) {
+			snprintf(msg, sizeof(msg), "pop_ready %d, model %d",
+				 got, want);
+			return -1;
+		}
+		if (got < 0)
+			return 0;
+		(*started)++;
+	}
+}
+
+static void random_ops_match_reference_model(void)
+{
+	static const char *const tn[] = { "READ", "WRITE", "EXCL" };
+	uint64_t acquired = 0, started = 0;
+	struct fiob_ovl t;
+	int step, round;
+
+	for (round = 0; round < 200; round++) {
+		FT_EQ(fiob_ovl_init(&t, NR), 0);
+		memset(m, 0, sizeof(m));
+		for (step = 0; step < 2000; step++) {
+			int i = (int)(rnd() % NR);
+
+			if (m[i].state == M_IDLE) {
+				struct ment *e = &m[i];
+				bool want, got;
+
+				e->file = (uint32_t)(rnd() % 3);
+				e->start = rnd() % 48;
+				e->end = e->start + 1 + rnd() % 16;
+				if (rnd() % 8 == 0)
+					e->end = UINT64_MAX;
+				e->type = (int)(rnd() % 3);
+				want = m_can_start(i, true);
+				got = fiob_ovl_acquire(&t, (uint32_t)i, e->file,
+						       e->start, e->end,
+						       (enum fiob_ovl_type)e->type);
+				acquired++;
+				if (got != want)
+					FT_FAIL("round %d step %d: acquire %s %u "
+						"[%" PRIu64 ",%" PRIu64 ") = %d, model %d",
+						round, step, tn[e->type], e->file,
+						e->start, e->end, got, want);
+				if (want) {
+					m_start(i);
+					started++;
+				} else {
+					e->state = M_WAITING;
+					e->seq = seq++;
+				}
+			} else if (m[i].state == M_ACTIVE ||
+				   m[i].state == M_READING) {
+				fiob_ovl_release(&t, (uint32_t)i);
+				m[i].state = M_IDLE;
+				if (drain(&t, &started))
+					FT_FAIL("round %d step %d: after release "
+						"of %d: %s", round, step, i, msg);
+			} else if (rnd() % 4 == 0) {
+				/* Nothing was released: nobody may start. */
+				FT_EQ(fiob_ovl_pop_ready(&t), -1);
+			}
+			if (check_table(&t))
+				FT_FAIL("round %d step %d: %s", round, step, msg);
+		}
+		/* Finish everything: no waiter may be lost. */
+		for (step = 0; step < 4 * NR; step++) {
+			int i;
+
+			for (i = 0; i < NR; i++) {
+				if (m[i].state != M_ACTIVE &&
+				    m[i].state != M_READING)
+					continue;
+				fiob_ovl_release(&t, (uint32_t)i);
+				m[i].state = M_IDLE;
+				if (drain(&t, &started))
+					FT_FAIL("round %d end: %s", round, msg);
+			}
+		}
+		if (check_table(&t))
+			FT_FAIL("round %d end: %s", round, msg);
+		FT_EQ(t.nr_waiting, 0);
+		FT_EQ(t.nr_active, 0);
+		FT_EQ(t.wait_head, -1);
+		FT_EQ(t.wait_tail, -1);
+		fiob_ovl_exit(&t);
+	}
+	FT_EQ(started, acquired);
+}
+
+static struct fiob_ovl T;
+
+#define ACQ(id, f, s, e, ty)	fiob_ovl_acquire(&T, id, f, s, e, FIOB_OVL_##ty)
+
+static void adjacent_ranges_do_not_conflict(void)
+{
+	FT_EQ(fiob_ovl_init(&T, 4), 0);
+	FT_ASSERT(ACQ(0, 0, 100, 200, EXCL));
+	FT_ASSERT(ACQ(1, 0, 200, 300, EXCL));	/* [b, c) after [a, b) */
+	FT_ASSERT(ACQ(2, 0, 0, 100, EXCL));	/* [a0, a) before [a, b) */
+	FT_ASSERT(ACQ(3, 0, 300, 301, WRITE));
+	FT_EQ(T.nr_active, 4);
+	FT_EQ(T.nr_active_excl, 3);
+	fiob_ovl_exit(&T);
+}
+
+static void one_byte_overlap_conflicts(void)
+{
+	FT_EQ(fiob_ovl_init(&T, 4), 0);
+	FT_ASSERT(ACQ(0, 0, 100, 200, EXCL));
+	FT_ASSERT(!ACQ(1, 0, 199, 200, READ));
+	FT_ASSERT(!ACQ(2, 0, 0, 101, WRITE));
+	FT_EQ(T.nr_waiting, 2);
+	fiob_ovl_release(&T, 0);
+	FT_EQ(fiob_ovl_pop_ready(&T), 1);
+	FT_EQ(fiob_ovl_pop_ready(&T), 2);
+	FT_EQ(fiob_ovl_pop_ready(&T), -1);
+	fiob_ovl_exit(&T);
+}
+
+static void different_files_do_not_conflict(void)
+{
+	FT_EQ(fiob_ovl_init(&T, 3), 0);
+	FT_ASSERT(ACQ(0, 0, 0, 4096, EXCL));
+	FT_ASSERT(ACQ(1, 1, 0, 4096, EXCL));
+	FT_ASSERT(ACQ(2, 2, 0, UINT64_MAX, EXCL));
+	fiob_ovl_exit(&T);
+}
+
+static void read_and_write_never_conflict_and_reads_leave_no_entry(void)
+{
+	FT_EQ(fiob_ovl_init(&T, 4), 0);
+	FT_ASSERT(ACQ(0, 0, 0, 100, WRITE));
+	FT_ASSERT(ACQ(1, 0, 0, 100, WRITE));
+	FT_ASSERT(ACQ(2, 0, 50, 60, READ));
+	FT_EQ(T.e[2].state, FIOB_OVL_IDLE);	/* reads are not kept */
+	FT_ASSERT(!fiob_ovl_busy(&T));
+	fiob_ovl_release(&T, 0);
+	fiob_ovl_release(&T, 1);
+	/* An RMW write does not wait for a read in flight. */
+	FT_ASSERT(ACQ(3, 0, 0, 100, EXCL));
+	FT_ASSERT(fiob_ovl_busy(&T));
+	fiob_ovl_release(&T, 2);		/* the read: a no-op */
+	FT_EQ(T.nr_active, 1);
+	fiob_ovl_exit(&T);
+}
+
+static void uint64_max_end_conflicts_with_the_last_bytes(void)
+{
+	FT_EQ(fiob_ovl_init(&T, 4), 0);
+	FT_ASSERT(ACQ(0, 0, 4096, UINT64_MAX, EXCL));
+	FT_ASSERT(!ACQ(1, 0, UINT64_MAX - 1, UINT64_MAX, WRITE));
+	FT_ASSERT(ACQ(2, 0, 0, 4096, WRITE));	/* just below: free */
+	FT_ASSERT(!ACQ(3, 0, 4095, 4097, READ));
+	fiob_ovl_release(&T, 0);
+	FT_EQ(fiob_ovl_pop_ready(&T), 1);
+	FT_EQ(fiob_ovl_pop_ready(&T), 3);
+	FT_EQ(fiob_ovl_pop_ready(&T), -1);
+	fiob_ovl_exit(&T);
+}
+
+static void arrival_queues_behind_conflicting_waiter_not_only_active(void)
+{
+	FT_EQ(fiob_ovl_init(&T, 4), 0);
+	FT_ASSERT(ACQ(0, 0, 0, 10, EXCL));
+	FT_ASSERT(!ACQ(1, 0, 5, 20, EXCL));
+	FT_ASSERT(!ACQ(2, 0, 15, 20, WRITE));	/* free of 0, not of 1 */
+	FT_ASSERT(!ACQ(3, 0, 15, 16, READ));
+	fiob_ovl_release(&T, 0);
+	FT_EQ(fiob_ovl_pop_ready(&T), 1);
+	FT_EQ(fiob_ovl_pop_ready(&T), -1);	/* 2 and 3 conflict with 1 */
+	fiob_ovl_release(&T, 1);
+	FT_EQ(fiob_ovl_pop_ready(&T), 2);
+	FT_EQ(fiob_ovl_pop_ready(&T), 3);
+	FT_EQ(fiob_ovl_pop_ready(&T), -1);
+	FT_EQ(T.nr_waiting, 0);
+	fiob_ovl_exit(&T);
+}
+
+static void later_waiter_passes_earlier_one_it_does_not_conflict_with(void)
+{
+	FT_EQ(fiob_ovl_init(&T, 4), 0);
+	FT_ASSERT(ACQ(0, 0, 0, 10, EXCL));
+	FT_ASSERT(ACQ(1, 0, 20, 30, EXCL));
+	FT_ASSERT(!ACQ(2, 0, 0, 10, WRITE));	/* behind 0 */
+	FT_ASSERT(!ACQ(3, 0, 20, 30, WRITE));	/* behind 1 */
+	fiob_ovl_release(&T, 1);
+	FT_EQ(fiob_ovl_pop_ready(&T), 3);
+	FT_EQ(fiob_ovl_pop_ready(&T), -1);
+	FT_EQ(T.wait_head, 2);
+	FT_EQ(T.wait_tail, 2);
+	fiob_ovl_release(&T, 0);
+	FT_EQ(fiob_ovl_pop_ready(&T), 2);
+	FT_EQ(T.wait_head, -1);
+	FT_EQ(T.wait_tail, -1);
+	/* The tail moved back correctly: a new waiter links and pops. */
+	FT_ASSERT(ACQ(0, 0, 0, 5, EXCL) == false);
+	fiob_ovl_release(&T, 2);
+	FT_EQ(fiob_ovl_pop_ready(&T), 0);
+	fiob_ovl_exit(&T);
+}
+
+static void release_of_idle_or_twice_is_a_noop(void)
+{
+	FT_EQ(fiob_ovl_init(&T, 2), 0);
+	fiob_ovl_release(&T, 1);
+	FT_ASSERT(ACQ(0, 0, 0, 10, EXCL));
+	fiob_ovl_release(&T, 0);
+	fiob_ovl_release(&T, 0);
+	FT_EQ(T.nr_active, 0);
+	FT_EQ(T.nr_active_excl, 0);
+	fiob_ovl_exit(&T);
+	FT_ASSERT(T.e == NULL);
+}
+
+FT_MAIN(
+	FT_RUN(random_ops_match_reference_model);
+	FT_RUN(adjacent_ranges_do_not_conflict);
+	FT_RUN(one_byte_overlap_conflicts);
+	FT_RUN(different_files_do_not_conflict);
+	FT_RUN(read_and_write_never_conflict_and_reads_leave_no_entry);
+	FT_RUN(uint64_max_end_conflicts_with_the_last_bytes);
+	FT_RUN(arrival_queues_behind_conflicting_waiter_not_only_active);
+	FT_RUN(later_waiter_passes_earlier_one_it_does_not_conflict_with);
+	FT_RUN(release_of_idle_or_twice_is_a_noop)
+)
