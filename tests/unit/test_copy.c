@@ -30,17 +30,19 @@ static const size_t sizes[] = {
 };
 #define NR_SIZES	(sizeof(sizes) / sizeof(sizes[0]))
 
-static unsigned char *sbuf, *dbuf;	/* page-aligned, PAGE of slack each side */
+static unsigned char *sbuf, *dbuf;	/* page-aligned, a PAGE of slack */
 static char msg[256];
 
+/* Source bytes: never 0, unlike the zeroed guard bytes around dst. */
 static uint8_t pat(size_t i)
 {
-	return (uint32_t)(i * 2654435761u + 12345) >> 24;
+	return 1 + ((uint32_t)(i * 2654435761u + 12345) >> 24) % 255;
 }
 
 static void buffers_init(void)
 {
-	size_t len = (MAXN + 3 * PAGE) & ~(size_t)(PAGE - 1);	/* C11: multiple */
+	/* aligned_alloc() wants a multiple of the alignment */
+	size_t len = (MAXN + 3 * PAGE) & ~(size_t)(PAGE - 1);
 
 	if (sbuf)
 		return;
@@ -54,57 +56,35 @@ static void buffers_init(void)
 	dbuf += PAGE;
 }
 
-/* OR of (a[i] ^ b[i] ^ x) over len bytes; 8 at a time, exact. */
-static uint64_t diff(const unsigned char *a, const unsigned char *b,
-		     size_t len, uint64_t x)
+static unsigned int expect(const unsigned char *s, size_t n, long i)
 {
-	uint64_t acc = 0, u, v;
-	size_t i = 0;
-
-	for (; i + 8 <= len; i += 8) {
-		memcpy(&u, a + i, 8);
-		memcpy(&v, b + i, 8);
-		acc |= u ^ v ^ x;
-	}
-	for (; i < len; i++)
-		acc |= a[i] ^ b[i] ^ (uint8_t)x;
-	return acc;
+	return i >= 0 && i < (long)n ? s[i] : 0;
 }
 
 /*
- * One copy of n bytes from sbuf + soff to dbuf + doff, checked byte by byte
- * against sbuf over [doff - GUARD, doff + n + GUARD): inside, dst must equal
- * the source byte; outside, it must keep its preset value, which is the
- * complement of the byte a shifted copy would have put there.
+ * One copy of n bytes from sbuf + soff to dbuf + doff, checked byte for
+ * byte: dst must equal the source bytes, and the GUARD bytes on each side,
+ * zeroed before, must still be zero (source bytes never are).
  */
 static int copy_and_check(size_t soff, size_t doff, size_t n)
 {
-	unsigned char *d = dbuf + doff - GUARD;
-	const unsigned char *s = sbuf + soff - GUARD;
-	size_t len = n + 2 * GUARD, i;
-	uint64_t u;
+	static const unsigned char zero[GUARD];
+	unsigned char *d = dbuf + doff;
+	const unsigned char *s = sbuf + soff;
+	long i;
 
-	for (i = 0; i < len; i += 8) {	/* preset: complement of src */
-		memcpy(&u, s + i, 8);
-		u = ~u;
-		memcpy(d + i, &u, len - i < 8 ? len - i : 8);
-	}
-	fiob_copy(dbuf + doff, sbuf + soff, n);
-	if (!(diff(d, s, GUARD, ~0ull) | diff(d + GUARD, s + GUARD, n, 0) |
-	      diff(d + GUARD + n, s + GUARD + n, GUARD, ~0ull)))
+	memset(d - GUARD, 0, n + 2 * GUARD);
+	fiob_copy(d, s, n);
+	if (!memcmp(d - GUARD, zero, GUARD) && !memcmp(d, s, n) &&
+	    !memcmp(d + n, zero, GUARD))
 		return 0;
-	for (i = 0; i < len; i++) {
-		int inside = i >= GUARD && i < GUARD + n;
-		uint8_t want = inside ? s[i] : (uint8_t)~s[i];
-
-		if (d[i] != want) {
-			snprintf(msg, sizeof(msg),
-				 "%s: n=%zu src+%zu dst+%zu: dst[%ld]%s is 0x%02x, want 0x%02x",
-				 fiob_copy_impl(), n, soff, doff, (long)i - GUARD,
-				 inside ? "" : " (guard)", d[i], want);
+	for (i = -GUARD; i < (long)n + GUARD - 1; i++)
+		if (d[i] != expect(s, n, i))
 			break;
-		}
-	}
+	snprintf(msg, sizeof(msg), "%s: n=%zu src+%zu dst+%zu: dst[%ld]%s is"
+		 " 0x%02x, want 0x%02x", fiob_copy_impl(), n, soff, doff, i,
+		 i >= 0 && i < (long)n ? "" : " (guard)", d[i],
+		 expect(s, n, i));
 	return -1;
 }
 
@@ -140,14 +120,24 @@ static void name(void)							\
 		FT_FAIL("%s", msg);					\
 }
 
-/* Small and medium sizes: both implementations. */
-SWEEP_CASE(avx2_read_every_offset_upto_12345_exact_guards_intact, "avx2", 1, 0, 12345)
-SWEEP_CASE(avx2_write_every_offset_upto_12345_exact_guards_intact, "avx2", 0, 0, 12345)
-SWEEP_CASE(sse2_read_every_offset_upto_12345_exact_guards_intact, "sse2", 1, 0, 12345)
-SWEEP_CASE(sse2_write_every_offset_upto_12345_exact_guards_intact, "sse2", 0, 0, 12345)
-/* 128 KiB (+1): the size where glibc's memcpy is slowest when misaligned. */
-SWEEP_CASE(avx2_read_every_offset_128k_exact_guards_intact, "avx2", 1, BIG, BIG)
-SWEEP_CASE(avx2_write_every_offset_128k_exact_guards_intact, "avx2", 0, BIG, BIG)
+/* Sizes 0..12345: both implementations. */
+SWEEP_CASE(avx2_read_every_offset_upto_12345_exact_guards_intact,
+	   "avx2", 1, 0, 12345)
+SWEEP_CASE(avx2_write_every_offset_upto_12345_exact_guards_intact,
+	   "avx2", 0, 0, 12345)
+SWEEP_CASE(sse2_read_every_offset_upto_12345_exact_guards_intact,
+	   "sse2", 1, 0, 12345)
+SWEEP_CASE(sse2_write_every_offset_upto_12345_exact_guards_intact,
+	   "sse2", 0, 0, 12345)
+/* 128 KiB (+1), a bounce slot: the main loop runs ~1000 times a copy. */
+SWEEP_CASE(avx2_read_every_offset_128k_exact_guards_intact,
+	   "avx2", 1, BIG, MAXN)
+SWEEP_CASE(avx2_write_every_offset_128k_exact_guards_intact,
+	   "avx2", 0, BIG, MAXN)
+SWEEP_CASE(sse2_read_every_offset_128k_exact_guards_intact,
+	   "sse2", 1, BIG, BIG)
+SWEEP_CASE(sse2_write_every_offset_128k_exact_guards_intact,
+	   "sse2", 0, BIG, BIG)
 
 /* Independent src and dst offsets (both misaligned), random sizes. */
 static void both_misaligned_random_offsets_and_sizes_exact(void)
@@ -158,7 +148,7 @@ static void both_misaligned_random_offsets_and_sizes_exact(void)
 		if (fiob_copy_force(impl_keys[k]))
 			continue;
 		buffers_init();
-		for (int i = 0; i < 5000; i++) {
+		for (int i = 0; i < 20000; i++) {
 			size_t soff, doff, n;
 
 			x ^= x << 13, x ^= x >> 7, x ^= x << 17;
@@ -175,12 +165,17 @@ static void both_misaligned_random_offsets_and_sizes_exact(void)
 }
 
 /*
- * Source and destination bounded by PROT_NONE pages: a read or write one
- * byte outside either buffer faults. Run for every size 0..300 and some
- * larger ones, buffers flush against the upper and lower guard pages, at
- * all distances (so both copy directions run).
+ * src flush against a PROT_NONE page, above it (placement 0) or below it
+ * (1), with dst at every offset: any read outside src faults, at every
+ * distance, so in both copy directions. dst is flush against a guard page
+ * at offset 0 (the sweeps' guard bytes cover the other offsets). Sizes
+ * 0..300 and some larger ones.
  */
+#define GUARDED_PAGES	4	/* room for 8191 bytes at offset 4095 */
+#define GUARDED_LEN	(GUARDED_PAGES * PAGE)
+
 static sigjmp_buf fault_jmp;
+static struct sigaction old_segv, old_bus;
 
 static void on_fault(int sig)
 {
@@ -189,7 +184,8 @@ static void on_fault(int sig)
 
 static unsigned char *guarded(size_t pages)
 {
-	unsigned char *p = mmap(NULL, (pages + 2) * PAGE, PROT_READ | PROT_WRITE,
+	unsigned char *p = mmap(NULL, (pages + 2) * PAGE,
+				PROT_READ | PROT_WRITE,
 				MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 
 	if (p == MAP_FAILED)
@@ -199,62 +195,65 @@ static unsigned char *guarded(size_t pages)
 	return p + PAGE;
 }
 
+/*
+ * Placement 0: src ends at s's top guard, dst starts at d + off;
+ * 1: src starts at s's bottom guard, dst ends off bytes below d's top.
+ */
+static int guarded_copy(const unsigned char *s, unsigned char *d, size_t len,
+			size_t off, int place)
+{
+	const unsigned char *from = place ? s : s + GUARDED_LEN - len;
+	unsigned char *to = place ? d + GUARDED_LEN - len - off : d + off;
+
+	fiob_copy(to, from, len);
+	return len && (to[0] != from[0] || to[len - 1] != from[len - 1]);
+}
+
+static void restore_signals(void)
+{
+	sigaction(SIGSEGV, &old_segv, NULL);
+	sigaction(SIGBUS, &old_bus, NULL);
+	fiob_copy_force(NULL);
+}
+
 static void no_access_outside_src_or_dst_any_size_any_distance(void)
 {
 	static const size_t big[] = { 511, 512, 1000, 4095, 4096, 4097, 8191 };
-	enum { PAGES = 4 };	/* room for 8191 bytes at offset 4095 */
-	unsigned char *s = guarded(PAGES), *d = guarded(PAGES);
-	struct sigaction sa = { .sa_handler = on_fault }, old_segv, old_bus;
-	volatile size_t n = 0, off = 0, k = 0, place = 0;
+	unsigned char *volatile s = guarded(GUARDED_PAGES);
+	unsigned char *volatile d = guarded(GUARDED_PAGES);
+	struct sigaction sa = { .sa_handler = on_fault };
+	volatile size_t i = 0, j = 0, len = 0, off = 0, k = 0, place = 0;
 
 	FT_ASSERT(s && d);
-	for (size_t i = 0; i < PAGES * PAGE; i++)
+	for (i = 0; i < GUARDED_LEN; i++)
 		s[i] = pat(i);
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGSEGV, &sa, &old_segv);
 	sigaction(SIGBUS, &sa, &old_bus);
 	if (sigsetjmp(fault_jmp, 1)) {
-		sigaction(SIGSEGV, &old_segv, NULL);
-		sigaction(SIGBUS, &old_bus, NULL);
-		fiob_copy_force(NULL);
-		FT_FAIL("%s: fault for n=%zu dst offset %zu placement %zu",
-			fiob_copy_impl(), (size_t)n, (size_t)off, (size_t)place);
+		restore_signals();
+		FT_FAIL("%s: fault: n=%zu dst offset %zu placement %zu",
+			impl_keys[k], (size_t)len, (size_t)off, (size_t)place);
 	}
 	for (k = 0; k < sizeof(impl_keys) / sizeof(impl_keys[0]); k++) {
 		if (fiob_copy_force(impl_keys[k]))
 			continue;
-		for (n = 0; n <= 300 + sizeof(big) / sizeof(big[0]); n++) {
-			size_t len = n <= 300 ? n : big[n - 301];
-
-			for (off = 0; off < PAGE; off++) {
-				/* 0: src ends at the top guard, dst starts at
-				 * d + off; 1: src starts at the bottom guard,
-				 * dst ends at the top guard minus off. */
-				for (place = 0; place < 2; place++) {
-					const unsigned char *from = place ?
-						s : s + PAGES * PAGE - len;
-					unsigned char *to = place ?
-						d + PAGES * PAGE - len - off :
-						d + off;
-
-					fiob_copy(to, from, len);
-					if (len && (to[0] != from[0] ||
-						    to[len - 1] != from[len - 1])) {
-						sigaction(SIGSEGV, &old_segv, NULL);
-						sigaction(SIGBUS, &old_bus, NULL);
-						fiob_copy_force(NULL);
-						FT_FAIL("%s: wrong copy n=%zu off %zu",
-							fiob_copy_impl(), len, (size_t)off);
-					}
-				}
+		for (i = 0; i <= 300 + sizeof(big) / sizeof(big[0]); i++) {
+			len = i <= 300 ? i : big[i - 301];
+			for (j = 0; j < 2 * PAGE; j++) {
+				off = j / 2;
+				place = j % 2;
+				if (!guarded_copy(s, d, len, off, place))
+					continue;
+				restore_signals();
+				FT_FAIL("%s: wrong copy: n=%zu offset %zu",
+					impl_keys[k], (size_t)len, (size_t)off);
 			}
 		}
 	}
-	sigaction(SIGSEGV, &old_segv, NULL);
-	sigaction(SIGBUS, &old_bus, NULL);
-	fiob_copy_force(NULL);
-	munmap(s - PAGE, (PAGES + 2) * PAGE);
-	munmap(d - PAGE, (PAGES + 2) * PAGE);
+	restore_signals();
+	munmap(s - PAGE, (GUARDED_PAGES + 2) * PAGE);
+	munmap(d - PAGE, (GUARDED_PAGES + 2) * PAGE);
 }
 
 static void zero_length_with_null_pointers_is_a_noop(void)
@@ -299,6 +298,8 @@ FT_MAIN(
 	FT_RUN(sse2_write_every_offset_upto_12345_exact_guards_intact);
 	FT_RUN(avx2_read_every_offset_128k_exact_guards_intact);
 	FT_RUN(avx2_write_every_offset_128k_exact_guards_intact);
+	FT_RUN(sse2_read_every_offset_128k_exact_guards_intact);
+	FT_RUN(sse2_write_every_offset_128k_exact_guards_intact);
 	FT_RUN(both_misaligned_random_offsets_and_sizes_exact);
 	FT_RUN(no_access_outside_src_or_dst_any_size_any_distance)
 )
