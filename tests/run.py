@@ -96,7 +96,8 @@ def main(argv):
         for gen in (unit_results, integration_results):
             for status, name, secs, detail in gen(selected):
                 counts[status] += 1
-                print(f'{status} {name} ({secs:.1f}s): {detail}', flush=True)
+                detail = f': {detail}' if detail else ''
+                print(f'{status} {name} ({secs:.1f}s){detail}', flush=True)
     finally:
         core.release_all()
     print(f"{counts['PASS']} passed, {counts['FAIL']} failed, "
