@@ -516,14 +516,25 @@ err:
 	return 1;
 }
 
-/* close_file: registered descriptors stay open until cleanup. */
+/*
+ * close_file: first finish whatever the engine still holds. fio may stop
+ * collecting completions (end of an iolog replay) with requests still
+ * waiting here, and they must reach the device before their descriptor goes.
+ * Registered descriptors stay open until cleanup.
+ */
 static int fiob_close_file(struct thread_data *td, struct fio_file *f)
 {
 	struct fiob_options *o = td->eo;
 	struct fiob_data *fd = td->io_ops_data;
+	int ret;
 
-	if (fd && fd->core_up)
+	if (fd && fd->core_up) {
+		ret = fiob_core_drain(&fd->core);
+		if (ret)
+			log_err("fio-bounce: finishing I/O before closing %s: "
+				"%s\n", f->file_name, strerror(-ret));
 		fiob_core_file(&fd->core, f->fileno)->fd = -1;
+	}
 	if (!fd || !o->registerfiles)
 		return generic_close_file(td, f);
 	f->fd = -1;
@@ -646,6 +657,29 @@ static struct io_u *fiob_event(struct thread_data *td, int event)
 	return io_u;
 }
 
+/*
+ * Requests fio never collected still had to finish (see close_file); a
+ * failure among them must not go unnoticed.
+ */
+static void fiob_check_uncollected(struct fiob_core *c)
+{
+	uint32_t i, n = fiob_core_uncollected(c), failed = 0;
+	int err = 0;
+
+	for (i = 0; i < n; i++) {
+		struct fiob_req *r = fiob_core_event(c, c->returned + i);
+
+		if (r->err) {
+			failed++;
+			err = r->err;
+		}
+	}
+	if (failed)
+		log_err("fio-bounce: %u of %u I/Os that finished after fio "
+			"stopped collecting failed: %s\n", failed, n,
+			strerror(-err));
+}
+
 /* cleanup: report, then free whatever init/post_init got to. */
 static void fiob_cleanup(struct thread_data *td)
 {
@@ -654,8 +688,11 @@ static void fiob_cleanup(struct thread_data *td)
 
 	if (!fd)
 		return;
-	if (fd->core_up)
+	if (fd->core_up) {
+		fiob_core_drain(&fd->core);
+		fiob_check_uncollected(&fd->core);
 		fiob_report(td);
+	}
 	fiob_core_exit(&fd->core);
 	for (i = 0; fd->stat_files && i < fd->nr_files; i++)
 		free((char *)fd->stat_files[i].name);

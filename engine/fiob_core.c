@@ -450,6 +450,36 @@ int fiob_core_submit(struct fiob_core *c)
 	return 0;
 }
 
+/* Process completions until at least @min requests are done (0: a poll). */
+static int wait_done(struct fiob_core *c, unsigned int min)
+{
+	unsigned int n;
+	int ret;
+
+	for (;;) {
+		n = process_cqes(c);
+		ret = fiob_core_submit(c);
+		if (ret)
+			return ret;
+		if (c->done_nr >= min && (n || c->done_nr || min))
+			return 0;
+		if (!min) {
+			/*
+			 * A poll: with DEFER_TASKRUN nothing is posted until we
+			 * enter the kernel, so enter once, then look again.
+			 */
+			ret = io_uring_get_events(&c->ring);
+			if (ret < 0 && !retry_errno(ret))
+				return ret;
+			process_cqes(c);
+			return 0;
+		}
+		ret = io_uring_submit_and_wait(&c->ring, 1);
+		if (ret < 0 && !retry_errno(ret) && ret != -ETIME)
+			return ret;
+	}
+}
+
 int fiob_core_reap(struct fiob_core *c, unsigned int min, unsigned int max)
 {
 	unsigned int n;
@@ -461,29 +491,18 @@ int fiob_core_reap(struct fiob_core *c, unsigned int min, unsigned int max)
 	c->nr_busy -= c->returned;
 	c->returned = 0;
 
-	for (;;) {
-		n = process_cqes(c);
-		ret = fiob_core_submit(c);
-		if (ret)
-			return ret;
-		if (c->done_nr >= min && (n || c->done_nr || min))
-			break;
-		if (!min) {
-			/*
-			 * A poll: with DEFER_TASKRUN nothing is posted until we
-			 * enter the kernel, so enter once, then look again.
-			 */
-			ret = io_uring_get_events(&c->ring);
-			if (ret < 0 && !retry_errno(ret))
-				return ret;
-			process_cqes(c);
-			break;
-		}
-		ret = io_uring_submit_and_wait(&c->ring, 1);
-		if (ret < 0 && !retry_errno(ret) && ret != -ETIME)
-			return ret;
-	}
+	ret = wait_done(c, min);
+	if (ret)
+		return ret;
 	n = c->done_nr < max ? c->done_nr : max;
 	c->returned = n;
 	return (int)n;
+}
+
+int fiob_core_drain(struct fiob_core *c)
+{
+	/* Requests handed out last time are done and counted in both. */
+	if (c->done_nr >= c->nr_busy)
+		return 0;
+	return wait_done(c, c->nr_busy);
 }

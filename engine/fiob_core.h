@@ -136,6 +136,21 @@ static inline struct fiob_req *fiob_core_event(struct fiob_core *c,
 	return &c->reqs[c->done_q[idx]];
 }
 
+/*
+ * Finish every accepted request, however long the kernel takes. fio can stop
+ * collecting completions (td->done at the end of an iolog replay) while
+ * requests still wait in the engine; a stock engine's writes are in the
+ * kernel by then, so ours must get there too. Finished requests stay on the
+ * done queue. Returns 0 or -errno.
+ */
+int fiob_core_drain(struct fiob_core *c);
+
+/* Requests that finished but were never handed out by _reap(). */
+static inline uint32_t fiob_core_uncollected(const struct fiob_core *c)
+{
+	return c->done_nr - c->returned;
+}
+
 /* No request is anywhere in the engine (not queued, waiting or flying). */
 static inline bool fiob_core_idle(const struct fiob_core *c)
 {
