@@ -1,0 +1,449 @@
+"""Read-modify-write: misaligned writes that share device blocks never lose
+or damage each other's bytes or their neighbours', against byte images
+computed or produced independently of the engine; and the bounce ring's
+edges (one slot, fixed buffers, bounce=always, several files per job).
+
+Independent oracles used here:
+ - a buffered reference: the same fio job through stock io_uring with
+   direct=0 on a regular file. With refill_buffers, fio draws each write's
+   data from its buffer RNG in issue order, so the image depends only on the
+   seeds and iodepth (the initial fill of iodepth buffers advances the RNG):
+   two buffered engines at the same depth produce identical images (checked
+   by differential_reference_is_deterministic). Default scramble_buffers
+   stamps the time into every 512 bytes: never identical, so it is off.
+ - a Python-computed image: a per-sector pattern laid down from Python, and
+   writes replayed from an fio iolog whose offsets, lengths and data
+   (buffer_pattern) are all known; read back by a separate O_DIRECT reader.
+"""
+import mmap
+import os
+import random
+import re
+
+from fiobtest import Fail, Skip, check, expect_ok, fio, targets, test
+
+SECTOR = 512
+DEV_SIZE = 16 << 20
+TRACING = '/sys/kernel/tracing'
+
+
+# ---- byte images --------------------------------------------------------
+
+def sector_pattern(size):
+    """Non-zero, and different in every 512-byte sector: b'<sector#>~'..."""
+    out = bytearray(size)
+    for s in range(size // SECTOR):
+        tag = b'%x~' % (s + 0x5a5a)
+        out[s * SECTOR:(s + 1) * SECTOR] = (tag * (SECTOR // len(tag) + 1)
+                                            )[:SECTOR]
+    return bytes(out)
+
+
+def write_image(path, data):
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o644)
+    try:
+        view = memoryview(data)
+        done = 0
+        while done < len(data):
+            done += os.pwrite(fd, view[done:done + (4 << 20)], done)
+        os.fsync(fd)
+        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+    finally:
+        os.close(fd)
+
+
+def read_direct(path, size):
+    """Read @size bytes with O_DIRECT: what the device holds, not a cache."""
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECT)
+    chunk = 1 << 20
+    buf = mmap.mmap(-1, chunk)      # page-aligned
+    out = bytearray()
+    try:
+        while len(out) < size:
+            n = os.preadv(fd, [buf], len(out))
+            if n <= 0:
+                raise Fail(f'O_DIRECT read of {path} stopped at {len(out)}')
+            out += buf[:n]
+    finally:
+        os.close(fd)
+        buf.close()
+    return bytes(out[:size])
+
+
+def diff_offsets(a, b, limit=6):
+    """First differing byte offsets of two equal-length images."""
+    found = []
+    step = 1 << 16
+    for base in range(0, len(a), step):
+        if a[base:base + step] == b[base:base + step]:
+            continue
+        for i in range(base, min(base + step, len(a))):
+            if a[i] != b[i]:
+                found.append(i)
+                if len(found) >= limit:
+                    return found
+    return found
+
+
+# ---- the differential RMW-race tests ------------------------------------
+
+# The reference engine: stock io_uring, buffered, same depth and seeds.
+RACE_JOB = ['rw=randwrite', 'bs=1000', 'iodepth=64', 'randseed=4242',
+            'size=4M', 'offset=1500', 'refill_buffers=1',
+            'scramble_buffers=0']
+# Misaligned and aligned writes in one ring: offsets at 512 multiples, so a
+# 4 KiB or 16 KiB write is aligned one time in eight, 512/1000-byte writes
+# never are (4096-byte blocks); the random map keeps writes from
+# overlapping while they still share blocks.
+MIXED_JOB = ['rw=randwrite', 'bssplit=512/10:1000/30:4096/30:16384/30',
+             'bs_unaligned=1', 'iodepth=64', 'randseed=777', 'size=4M',
+             'offset=3584', 'refill_buffers=1', 'scramble_buffers=0']
+
+
+def buffered_image(ctx, job, engine='io_uring'):
+    path = os.path.join(ctx.tmpdir(base='/dev/shm'), 'ref.img')
+    write_image(path, sector_pattern(DEV_SIZE))
+    expect_ok(fio(ctx, [f'filename={path}', 'direct=0', *job],
+                  engine=engine), f'the buffered {engine} reference')
+    with open(path, 'rb') as f:
+        img = f.read()
+    check(len(img) == DEV_SIZE, f'the reference file is {len(img)} bytes')
+    return img
+
+
+def differential(ctx, job):
+    """Run @job on a 4Kn loop device through fio-bounce (direct=1) and on a
+    regular file through buffered stock io_uring; the images must match
+    byte for byte over the whole device, written range and beyond."""
+    pattern = sector_pattern(DEV_SIZE)
+    dev = targets.loop(ctx, 4096, DEV_SIZE)
+    write_image(dev, pattern)
+    r = expect_ok(fio(ctx, [f'filename={dev}', 'direct=1', *job]),
+                  'fio-bounce on the 4Kn device')
+    got = read_direct(dev, DEV_SIZE)
+    ref = buffered_image(ctx, job)
+    check(ref != pattern, 'the reference job wrote nothing')
+    if got != ref:
+        bad = diff_offsets(got, ref)
+        where = ', '.join(
+            f'{o} (block {o // 4096}, device {got[o]:#04x} vs reference '
+            f'{ref[o]:#04x}, pattern {pattern[o]:#04x})' for o in bad)
+        raise Fail(f'device image differs from the buffered reference at: '
+                   f'{where}; counters {r.counters()}')
+    return r.counters()
+
+
+@test('two buffered engines (io_uring and libaio) running the race job with '
+      'the same iodepth and seeds write identical images: the reference '
+      'the differential tests compare against is deterministic', timeout=120)
+def differential_reference_is_deterministic(ctx):
+    for job in (RACE_JOB, MIXED_JOB):
+        a = buffered_image(ctx, job, 'io_uring')
+        b = buffered_image(ctx, job, 'libaio')
+        check(a == b, f'two buffered runs of {job} differ at '
+              f'{diff_offsets(a, b)}: the reference is not deterministic')
+
+
+@test('randwrite bs=1000 at QD64 on a 4Kn device (neighbouring writes share '
+      'blocks, never bytes) leaves exactly the image buffered io_uring '
+      'leaves on a regular file: no RMW race loses a neighbour\'s bytes',
+      timeout=180)
+def differential_rmw_race(ctx):
+    c = differential(ctx, RACE_JOB)
+    check(c['rmw_writes'] > 0, f'no read-modify-write happened: {c}')
+    check(c['waits'] > 0, f'no write ever waited for a neighbour sharing its '
+          f'block, so the race was not exercised: {c}')
+
+
+@test('a QD64 randwrite mixing misaligned writes (512, 1000 bytes, or any '
+      'length off a 4 KiB offset) with aligned ones (4 KiB and 16 KiB on a '
+      '4 KiB offset) on a 4Kn device leaves exactly the buffered io_uring '
+      'image: pass-through and RMW writes coexist in one ring',
+      timeout=180)
+def differential_mixed_aligned(ctx):
+    c = differential(ctx, MIXED_JOB)
+    check(c['passthrough'] > 0, f'no aligned write went straight through: {c}')
+    check(c['rmw_writes'] > 0, f'no read-modify-write happened: {c}')
+    check(c['waits'] > 0, f'no write waited for a neighbour: {c}')
+
+
+@test('randwrite bs=1000 at QD64 growing a new ext4 file from empty '
+      '(fallocate=none: windows run past EOF and are cut back) leaves the '
+      'same file, size and bytes, as buffered io_uring does', timeout=180)
+def differential_file_growth(ctx):
+    job = ['rw=randwrite', 'bs=1000', 'iodepth=64', 'randseed=31',
+           'size=4M', 'fallocate=none', 'refill_buffers=1',
+           'scramble_buffers=0']
+    path = os.path.join(targets.ext4(ctx, 4096, 64 << 20), 'grow.bin')
+    r = expect_ok(fio(ctx, [f'filename={path}', 'direct=1', *job]),
+                  'fio-bounce on ext4')
+    ref = os.path.join(ctx.tmpdir(base='/dev/shm'), 'grow.bin')
+    expect_ok(fio(ctx, [f'filename={ref}', 'direct=0', *job],
+                  engine='io_uring'), 'the buffered io_uring reference')
+    with open(ref, 'rb') as f:
+        want = f.read()
+    size = os.path.getsize(path)
+    check(size == len(want), f'the file is {size} bytes, the buffered '
+          f'reference {len(want)}')
+    got = read_direct(path, size)
+    check(got == want, f'file bytes differ from the reference at '
+          f'{diff_offsets(got, want)}')
+    c = r.counters()
+    check(c['eof_trims'] > 0, f'no window ran past EOF: {c}')
+    check(c['rmw_writes'] > 0 and c['waits'] > 0,
+          f'the RMW race was not exercised: {c}')
+
+
+# ---- neighbour preservation against a computed image --------------------
+
+def scattered_writes(size, seed=20251125):
+    """Non-overlapping writes at misaligned offsets with misaligned lengths;
+    most share a 4 KiB block with a neighbour (gaps of 0..5000 bytes). The
+    first starts at byte 0 and the last ends at the device's last byte."""
+    rng = random.Random(seed)
+    gaps = [0, 0, 0, 1, 3, 100, 511, 512, 1000, 4095, 4096, 5000]
+    lens = [1, 2, 7, 100, 511, 512, 513, 1000, 3000, 4095, 4096, 4097, 6000,
+            8191, 12289]
+    writes = [(0, 3)]
+    pos = 3
+    while True:
+        off = pos + rng.choice(gaps)
+        ln = rng.choice(lens)
+        if off + ln > size - 8192:
+            break
+        writes.append((off, ln))
+        pos = off + ln
+    writes.append((size - 777, 777))
+    # Issue neighbours close together, but not strictly in order.
+    order = []
+    for i in range(0, len(writes), 8):
+        group = writes[i:i + 8]
+        rng.shuffle(group)
+        order += group
+    return order
+
+
+def buffer_pattern(seed=7):
+    """A 251-byte pattern (prime length): a write put at the wrong offset, or
+    data taken from the wrong place in the buffer, shows."""
+    rng = random.Random(seed)
+    return bytes(rng.randrange(1, 256) for _ in range(251))
+
+
+@test('misaligned writes replayed from an fio iolog onto a pattern-filled 4Kn '
+      'device change exactly their own bytes: an O_DIRECT reader finds every '
+      'other byte still holding the pattern and every written byte holding '
+      'fio\'s data', timeout=180)
+def neighbour_preservation(ctx):
+    dev = targets.loop(ctx, 4096, DEV_SIZE)
+    pattern = sector_pattern(DEV_SIZE)
+    write_image(dev, pattern)
+    writes = scattered_writes(DEV_SIZE)
+    data = buffer_pattern()
+    d = ctx.tmpdir()
+    log = os.path.join(d, 'writes.iolog')
+    with open(log, 'w') as f:
+        f.write(f'fio version 2 iolog\n{dev} add\n{dev} open\n')
+        for off, ln in writes:
+            f.write(f'{dev} write {off} {ln}\n')
+        f.write(f'{dev} close\n')
+    # fio quirk: when an iolog replay runs out, fio sets td->done and its
+    # td_io_getevents() returns 0 from then on, so I/O still in flight is
+    # never reaped (stock engines' I/O is in the kernel and lands anyway).
+    # thinktime with thinktime_blocks = every entry, counted at issue, makes
+    # fio quiesce right after issuing the last one, before the log ends.
+    # (iolog_end_lands_queued_writes checks the engine without this.)
+    r = expect_ok(fio(ctx, [
+        f'read_iolog={log}', 'direct=1', 'iodepth=16',
+        f'buffer_pattern=0x{data.hex()}', 'scramble_buffers=0',
+        'thinktime=1', f'thinktime_blocks={len(writes)}',
+        'thinktime_blocks_type=issue']), 'the iolog replay')
+    c = r.counters()
+    expected = bytearray(pattern)
+    written = bytearray(DEV_SIZE)           # 1 where fio wrote
+    for off, ln in writes:
+        expected[off:off + ln] = (data * (ln // len(data) + 1))[:ln]
+        written[off:off + ln] = b'\x01' * ln
+    got = read_direct(dev, DEV_SIZE)
+    bad = diff_offsets(got, expected, limit=100000) if got != expected else []
+    lost = [o for o in bad if written[o]]
+    hit = [o for o in bad if not written[o]]
+    check(not hit, f'{len(hit)} bytes outside every written range changed, '
+          f'first at {hit[:6]} (sector {hit[0] // SECTOR}): neighbours damaged'
+          if hit else '')
+    check(not lost, f'{len(lost)} written bytes do not hold fio\'s data, '
+          f'first at {lost[:6]}' if lost else '')
+    # Where fio's data differs from the pattern, the pattern must be gone.
+    differs = [(o, n) for o, n in writes
+               if expected[o:o + n] != pattern[o:o + n]]
+    stale = [(o, n) for o, n in differs if got[o:o + n] == pattern[o:o + n]]
+    check(len(differs) > len(writes) * 9 // 10 and not stale,
+          f'{len(stale)} of {len(differs)} written ranges still hold the '
+          f'pattern, first {stale[:4]}')
+    check(c['rmw_writes'] > 0 and c['waits'] > 0,
+          f'the replay did not exercise RMW against neighbours: {c}')
+    check(c['rmw_writes'] + c['passthrough'] == len(writes),
+          f'{len(writes)} writes replayed, the engine counted '
+          f'{c["rmw_writes"] + c["passthrough"]}: {c}')
+
+
+@test('every write fio queued reaches the device even when fio stops reaping '
+      'at the end of an iolog replay, as with stock io_uring: a write waiting '
+      'behind a neighbour\'s RMW window is not dropped at teardown',
+      timeout=60)
+def iolog_end_lands_queued_writes(ctx):
+    dev = targets.loop(ctx, 4096, DEV_SIZE)
+    pattern = sector_pattern(DEV_SIZE)
+    write_image(dev, pattern)
+    data = buffer_pattern()
+    writes = [(1500, 1000), (2500, 1000)]     # share block 0, no overlap
+    log = os.path.join(ctx.tmpdir(), 'two.iolog')
+    with open(log, 'w') as f:
+        f.write(f'fio version 2 iolog\n{dev} add\n{dev} open\n')
+        for off, ln in writes:
+            f.write(f'{dev} write {off} {ln}\n')
+        f.write(f'{dev} close\n')
+    r = expect_ok(fio(ctx, [f'read_iolog={log}', 'direct=1', 'iodepth=2',
+                            f'buffer_pattern=0x{data.hex()}',
+                            'scramble_buffers=0']), 'the iolog replay')
+    got = read_direct(dev, 8192)
+    missing = [(off, ln) for off, ln in writes
+               if got[off:off + ln] != (data * 4)[:ln]]
+    check(not missing, f'writes {missing} never reached the device although '
+          f'fio queued them and reported success (counters {r.counters()})')
+
+
+# ---- the bounce ring's edges ------------------------------------------
+
+@test('bounce_slots=1 at iodepth 32: misaligned randwrite runs out of slots '
+      '(ring_empty > 0), fio retries, and crc32c verify passes', timeout=120)
+def ring_exhaustion(ctx):
+    dev = targets.loop(ctx, 4096, DEV_SIZE)
+    r = expect_ok(fio(ctx, [f'filename={dev}', 'direct=1', 'rw=randwrite',
+                            'bs=1000', 'iodepth=32', 'bounce_slots=1',
+                            'size=4M', 'verify=crc32c', 'randseed=3']))
+    c = r.counters()
+    check(r.stats and r.stats[0]['slots'] == 1,
+          f'the job did not run with one slot: {r.stats}')
+    check(c['ring_empty'] > 0, f'the single slot never ran out: {c}')
+    check(c['rmw_writes'] > 0 and c['window_reads'] > 0,
+          f'the misaligned path did not run: {c}')
+
+
+class SubmitTrace:
+    """io_uring_submit_req events of this process and its children, in a
+    private tracing instance: which opcodes the engine really submitted."""
+
+    def __init__(self, ctx):
+        if not os.path.isdir(os.path.join(TRACING, 'events', 'io_uring')):
+            raise Skip('no io_uring tracepoints (tracefs) in this kernel')
+        self.dir = os.path.join(TRACING, 'instances',
+                                f'fiob-{os.getpid()}-{id(self)}')
+        os.mkdir(self.dir)
+        ctx.defer(self._remove, what=f'rmdir {self.dir}')
+        self._set('options/event-fork', '1')
+        self._set('set_event_pid', str(os.getpid()))
+        self._set('events/io_uring/io_uring_submit_req/enable', '1')
+        self._set('tracing_on', '1')
+
+    def _set(self, name, val):
+        with open(os.path.join(self.dir, name), 'w') as f:
+            f.write(val)
+
+    def _remove(self):
+        self._set('tracing_on', '0')
+        os.rmdir(self.dir)
+
+    def opcodes(self):
+        """Counts of each opcode since the last call (clears the buffer)."""
+        with open(os.path.join(self.dir, 'trace')) as f:
+            text = f.read()
+        self._set('trace', '')
+        counts = {}
+        for op in re.findall(r'io_uring_submit_req: .* opcode (\w+)', text):
+            counts[op] = counts.get(op, 0) + 1
+        return counts
+
+
+def _fixed_job(ctx, trace, dev, extra, fixed=True):
+    args = [f'filename={dev}', 'direct=1', 'rw=randwrite', 'iodepth=16',
+            'size=2M', 'verify=crc32c', 'randseed=11', *extra]
+    r = expect_ok(fio(ctx, args + (['fixedbufs'] if fixed else [])),
+                  f'{" ".join(extra)}{" fixedbufs" if fixed else ""}')
+    return r.counters(), trace.opcodes()
+
+
+@test('fixedbufs with bounced I/O: bs=1000 (RMW), iomem_align=7 (memory '
+      'bounce) and blockalign=512 (mixed) jobs pass verify, and every read '
+      'and write goes to the kernel as READ_FIXED/WRITE_FIXED: slots are '
+      'used through their own registered index (a wrong index is EFAULT)',
+      timeout=120)
+def fixedbufs_bounced(ctx):
+    dev = targets.loop(ctx, 4096, DEV_SIZE)
+    trace = SubmitTrace(ctx)
+    # Control: without fixedbufs the same job submits plain READ/WRITE, so
+    # the trace does tell the two apart.
+    c, ops = _fixed_job(ctx, trace, dev, ['bs=1000'], fixed=False)
+    check(ops.get('WRITE', 0) > 0 and not ops.get('WRITE_FIXED'),
+          f'control without fixedbufs: unexpected opcodes {ops}')
+    for extra, counter in ((['bs=1000'], 'rmw_writes'),
+                           (['bs=4096', 'iomem_align=7'], 'mem_bounced'),
+                           (['bs=4096', 'blockalign=512',
+                             'serialize_overlap=1'], 'rmw_writes')):
+        c, ops = _fixed_job(ctx, trace, dev, extra)
+        check(c[counter] > 0, f'{extra}: {counter} not counted: {c}')
+        plain = {k: v for k, v in ops.items() if k in ('READ', 'WRITE')}
+        check(not plain and ops.get('WRITE_FIXED', 0) > 0 and
+              ops.get('READ_FIXED', 0) > 0,
+              f'{extra} with fixedbufs submitted {ops}: bounced I/O did not '
+              f'use registered buffers')
+        if 'blockalign=512' in extra:
+            check(c['passthrough'] > 0, f'{extra}: no pass-through I/O: {c}')
+
+
+@test('bounce=always on an aligned job sends every I/O through the slots '
+      '(mem_bounced > 0, passthrough == 0, every byte copied once) and '
+      'verifies; the same job in auto mode copies nothing', timeout=120)
+def bounce_always(ctx):
+    dev = targets.loop(ctx, 4096, DEV_SIZE)
+    job = [f'filename={dev}', 'direct=1', 'rw=randwrite', 'bs=4096',
+           'iodepth=16', 'size=4M', 'verify=crc32c', 'randseed=5']
+    r = expect_ok(fio(ctx, job + ['bounce=always']), 'bounce=always')
+    c = r.counters()
+    check(c['mem_bounced'] > 0 and c['passthrough'] == 0,
+          f'bounce=always let I/O through uncopied: {c}')
+    check(c['rmw_writes'] == 0 and c['window_reads'] == 0,
+          f'aligned I/O went through a window: {c}')
+    j = r.jobs()[0]
+    moved = j['write']['io_bytes'] + j['read']['io_bytes']
+    check(c['bytes_copied'] == moved,
+          f'{moved} bytes written and verified, {c["bytes_copied"]} copied')
+    check(r.stats[0]['mode'] == 'always', f'mode: {r.stats[0]["mode"]}')
+    a = expect_ok(fio(ctx, job), 'auto').counters()
+    check(a['passthrough'] > 0 and a['mem_bounced'] == 0 and
+          a['bytes_copied'] == 0, f'auto mode bounced aligned I/O: {a}')
+
+
+@test('one job over a 4Kn and a 512-byte-sector device (filename=a:b) with '
+      'bs=512 passes verify using each file\'s own rule (RMW on the 4Kn one, '
+      'pass-through on the other), and the stats JSON files list shows both '
+      'alignments', timeout=120)
+def multi_file_alignment(ctx):
+    d4k = targets.loop(ctx, 4096, DEV_SIZE)
+    d512 = targets.loop(ctx, 512, DEV_SIZE)
+    r = expect_ok(fio(ctx, [f'filename={d4k}:{d512}', 'direct=1',
+                            'rw=randwrite', 'bs=512', 'iodepth=16',
+                            'size=8M', 'verify=crc32c', 'randseed=9']))
+    c = r.counters()
+    check(c['rmw_writes'] > 0, f'no RMW on the 4Kn device: {c}')
+    check(c['passthrough'] > 0, f'nothing went straight to the 512-byte '
+          f'device: {c}')
+    files = {f['name']: f for s in r.stats for f in s.get('files', [])}
+    want = {d4k: 4096, d512: 512}
+    for name, off in want.items():
+        f = files.get(name)
+        check(f is not None, f'{name} is missing from the stats files list: '
+              f'{[s.get("files") for s in r.stats]}')
+        check(f['off_align'] == off and f['mem_align'] == 512,
+              f'{name}: files entry {f}, expected off_align={off} '
+              f'mem_align=512')
