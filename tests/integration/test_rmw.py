@@ -335,8 +335,15 @@ class SubmitTrace:
     private tracing instance: which opcodes the engine really submitted."""
 
     def __init__(self, ctx):
+        if not os.path.isdir(os.path.join(TRACING, 'events')):
+            with open('/proc/filesystems') as f:
+                if 'tracefs' not in f.read():
+                    raise Skip('no tracefs in this kernel')
+            # Mounted only for this test, and unmounted after it.
+            ctx.run(['mount', '-t', 'tracefs', 'nodev', TRACING], timeout=30)
+            ctx.defer(ctx.run, ['umount', TRACING], what=f'umount {TRACING}')
         if not os.path.isdir(os.path.join(TRACING, 'events', 'io_uring')):
-            raise Skip('no io_uring tracepoints (tracefs) in this kernel')
+            raise Skip('no io_uring tracepoints in this kernel')
         self.dir = os.path.join(TRACING, 'instances',
                                 f'fiob-{os.getpid()}-{id(self)}')
         os.mkdir(self.dir)
