@@ -16,16 +16,19 @@ enum fiob_phase {
 
 int fiob_core_init(struct fiob_core *c, const struct fiob_core_params *p)
 {
-	uint32_t i;
+	uint32_t i, done_size = 1;
 	int ret;
 
 	memset(c, 0, sizeof(*c));
 	c->p = *p;
 	c->sqpoll = p->ring.sqpoll;
 	c->err_what = "calloc";
+	while (done_size < p->depth)
+		done_size <<= 1;
+	c->done_mask = done_size - 1;
 	c->reqs = calloc(p->depth, sizeof(*c->reqs));
 	c->files = calloc(p->nr_files, sizeof(*c->files));
-	c->done_q = calloc(p->depth, sizeof(*c->done_q));
+	c->done_q = calloc(done_size, sizeof(*c->done_q));
 	if (!c->reqs || !c->files || !c->done_q) {
 		ret = -ENOMEM;
 		goto err;
@@ -124,6 +127,7 @@ static void sqe_prepared(struct fiob_core *c, uint32_t id, bool ok)
 static void prep_main(struct fiob_core *c, uint32_t id)
 {
 	struct fiob_req *r = &c->reqs[id];
+	const struct fiob_file *f = &c->files[r->file];
 	bool write = r->op == FIOB_OP_WRITE;
 	bool ok;
 
@@ -132,11 +136,11 @@ static void prep_main(struct fiob_core *c, uint32_t id)
 	if (r->op == FIOB_OP_FSYNC || r->op == FIOB_OP_FDATASYNC)
 		ok = fiob_uring_prep_sync(c, id);
 	else if (r->plan.kind == FIOB_KIND_PASS)
-		ok = fiob_uring_prep_rw(c, id, 0, write, r->buf, r->off,
+		ok = fiob_uring_prep_rw(c, f, id, 0, write, r->buf, r->off,
 					(uint32_t)r->len,
 					c->p.ring.fixedbufs ? (int)id : -1);
 	else
-		ok = fiob_uring_prep_rw(c, id, 0, write,
+		ok = fiob_uring_prep_rw(c, f, id, 0, write,
 					fiob_slot_addr(&c->slots, r->slot),
 					r->plan.win_off,
 					(uint32_t)r->plan.win_len,
@@ -180,7 +184,8 @@ static void start(struct fiob_core *c, uint32_t id)
 		r->rmw_got[i] = 0;
 		c->stats.rmw_reads++;
 		sqe_prepared(c, id,
-			     fiob_uring_prep_rw(c, id, i, false, slot + at,
+			     fiob_uring_prep_rw(c, &c->files[r->file], id, i,
+						false, slot + at,
 						r->plan.rmw_off[i],
 						r->plan.rmw_len[i],
 						slot_buf_index(c, r->slot)));
@@ -299,7 +304,7 @@ static void finish(struct fiob_core *c, uint32_t id)
 		fiob_slots_put(&c->slots, r->slot);
 		r->slot = -1;
 	}
-	c->done_q[(c->done_head + c->done_nr) % c->p.depth] = id;
+	c->done_q[(c->done_head + c->done_nr) & c->done_mask] = id;
 	c->done_nr++;
 	fiob_ovl_release(&c->ovl, id);
 	/* Whoever waited for this range may go now, in arrival order. */
@@ -434,7 +439,13 @@ static bool retry_errno(int ret)
 int fiob_core_submit(struct fiob_core *c)
 {
 	while (io_uring_sq_ready(&c->ring)) {
-		int ret = io_uring_submit(&c->ring);
+		/*
+		 * Like fio's io_uring: enter with GETEVENTS, so that under
+		 * DEFER_TASKRUN completions already due are posted now and the
+		 * next reap often needs no system call of its own.
+		 */
+		int ret = c->sqpoll ? io_uring_submit(&c->ring) :
+			  io_uring_submit_and_get_events(&c->ring);
 
 		if (ret >= 0) {
 			/* SQPOLL: the kernel thread takes them from here. */
@@ -486,7 +497,7 @@ int fiob_core_reap(struct fiob_core *c, unsigned int min, unsigned int max)
 	int ret;
 
 	/* What the caller took last time is gone now. */
-	c->done_head = (c->done_head + c->returned) % c->p.depth;
+	c->done_head = (c->done_head + c->returned) & c->done_mask;
 	c->done_nr -= c->returned;
 	c->nr_busy -= c->returned;
 	c->returned = 0;

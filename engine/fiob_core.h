@@ -89,6 +89,7 @@ struct fiob_core {
 	struct fiob_slots slots;
 	struct fiob_ovl ovl;
 	uint32_t *done_q;	/* completed request ids, FIFO */
+	uint32_t done_mask;	/* done_q size - 1 (a power of two) */
 	uint32_t done_head;
 	uint32_t done_nr;
 	uint32_t returned;	/* handed out by the last _reap() */
@@ -131,7 +132,7 @@ int fiob_core_reap(struct fiob_core *c, unsigned int min, unsigned int max);
 static inline struct fiob_req *fiob_core_event(struct fiob_core *c,
 					       unsigned int i)
 {
-	uint32_t idx = (c->done_head + i) % c->p.depth;
+	uint32_t idx = (c->done_head + i) & c->done_mask;
 
 	return &c->reqs[c->done_q[idx]];
 }

@@ -75,8 +75,9 @@ static void activate(struct fiob_ovl *t, struct fiob_ovl_entry *e)
 		t->nr_active_excl++;
 }
 
-bool fiob_ovl_acquire(struct fiob_ovl *t, uint32_t id, uint32_t file,
-		      uint64_t start, uint64_t end, enum fiob_ovl_type type)
+bool fiob_ovl_acquire_slow(struct fiob_ovl *t, uint32_t id, uint32_t file,
+			   uint64_t start, uint64_t end,
+			   enum fiob_ovl_type type)
 {
 	struct fiob_ovl_entry *e = &t->e[id];
 
@@ -100,19 +101,7 @@ bool fiob_ovl_acquire(struct fiob_ovl *t, uint32_t id, uint32_t file,
 	return true;
 }
 
-void fiob_ovl_release(struct fiob_ovl *t, uint32_t id)
-{
-	struct fiob_ovl_entry *e = &t->e[id];
-
-	if (e->state != FIOB_OVL_ACTIVE)
-		return;
-	e->state = FIOB_OVL_IDLE;
-	t->nr_active--;
-	if (e->type == FIOB_OVL_EXCL)
-		t->nr_active_excl--;
-}
-
-int fiob_ovl_pop_ready(struct fiob_ovl *t)
+int fiob_ovl_pop_ready_slow(struct fiob_ovl *t)
 {
 	int32_t w, prev = -1;
 

@@ -55,28 +55,65 @@ struct fiob_ovl {
 int fiob_ovl_init(struct fiob_ovl *t, uint32_t nr);
 void fiob_ovl_exit(struct fiob_ovl *t);
 
+/* True if anything can conflict at all: lets callers skip the table. */
+static inline bool fiob_ovl_busy(const struct fiob_ovl *t)
+{
+	return t->nr_active_excl || t->nr_waiting;
+}
+
+bool fiob_ovl_acquire_slow(struct fiob_ovl *t, uint32_t id, uint32_t file,
+			   uint64_t start, uint64_t end,
+			   enum fiob_ovl_type type);
+int fiob_ovl_pop_ready_slow(struct fiob_ovl *t);
+
 /*
  * Request @id wants [start, end) of @file. Returns true if it may start now
  * (writes then hold the range until fiob_ovl_release()), false if it was
  * queued; a queued id comes back from fiob_ovl_pop_ready() later.
+ * Inline: with no RMW window in flight and nobody waiting, a read or write
+ * cannot conflict, and that is every I/O of an aligned job.
  */
-bool fiob_ovl_acquire(struct fiob_ovl *t, uint32_t id, uint32_t file,
-		      uint64_t start, uint64_t end, enum fiob_ovl_type type);
+static inline bool fiob_ovl_acquire(struct fiob_ovl *t, uint32_t id,
+				    uint32_t file, uint64_t start,
+				    uint64_t end, enum fiob_ovl_type type)
+{
+	struct fiob_ovl_entry *e = &t->e[id];
+
+	if (type == FIOB_OVL_EXCL || fiob_ovl_busy(t))
+		return fiob_ovl_acquire_slow(t, id, file, start, end, type);
+	if (type == FIOB_OVL_WRITE) {
+		/* A later RMW write must see it. */
+		e->file = file;
+		e->start = start;
+		e->end = end;
+		e->type = type;
+		e->state = FIOB_OVL_ACTIVE;
+		t->nr_active++;
+	}
+	return true;
+}
 
 /* Request @id is complete: drop its range (no-op for an IDLE entry). */
-void fiob_ovl_release(struct fiob_ovl *t, uint32_t id);
+static inline void fiob_ovl_release(struct fiob_ovl *t, uint32_t id)
+{
+	struct fiob_ovl_entry *e = &t->e[id];
+
+	if (e->state != FIOB_OVL_ACTIVE)
+		return;
+	e->state = FIOB_OVL_IDLE;
+	t->nr_active--;
+	if (e->type == FIOB_OVL_EXCL)
+		t->nr_active_excl--;
+}
 
 /*
  * The first waiter, in FIFO order, that conflicts with no in-flight entry and
  * no earlier waiter: it is dequeued, made ACTIVE, and its id returned.
  * Returns -1 when none can start. Call until -1 after each release.
  */
-int fiob_ovl_pop_ready(struct fiob_ovl *t);
-
-/* True if anything can conflict at all: lets callers skip the table. */
-static inline bool fiob_ovl_busy(const struct fiob_ovl *t)
+static inline int fiob_ovl_pop_ready(struct fiob_ovl *t)
 {
-	return t->nr_active_excl || t->nr_waiting;
+	return t->nr_waiting ? fiob_ovl_pop_ready_slow(t) : -1;
 }
 
 #endif

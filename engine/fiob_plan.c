@@ -1,24 +1,5 @@
 #include "fiob_plan.h"
 
-enum fiob_kind fiob_classify(const struct fiob_align *a, enum fiob_mode mode,
-			     uint64_t off, uint64_t len, uintptr_t addr)
-{
-	uint64_t off_mask = a->off - 1;
-	bool io_aligned = !((off | len) & off_mask);
-
-	if (mode == FIOB_MODE_NEVER || !len)
-		return FIOB_KIND_PASS;
-	if (!io_aligned)
-		return FIOB_KIND_WINDOW;
-	/*
-	 * The kernel checks every segment's address *and* length against the
-	 * DMA alignment, so an odd length is a memory problem too.
-	 */
-	if (mode == FIOB_MODE_ALWAYS || ((addr | len) & (a->mem - 1)))
-		return FIOB_KIND_MEM;
-	return FIOB_KIND_PASS;
-}
-
 static void plan_rmw_reads(struct fiob_plan *p, uint32_t blk, uint64_t end)
 {
 	uint64_t win_end = p->win_off + p->win_len;
@@ -43,19 +24,13 @@ static void plan_rmw_reads(struct fiob_plan *p, uint32_t blk, uint64_t end)
 	}
 }
 
-void fiob_plan(struct fiob_plan *p, const struct fiob_align *a,
-	       enum fiob_kind kind, uint64_t off, uint64_t len, bool is_write)
+void fiob_plan_window(struct fiob_plan *p, const struct fiob_align *a,
+		      uint64_t off, uint64_t len, bool is_write)
 {
 	uint64_t end = off + len;
 
-	p->kind = kind;
+	p->kind = FIOB_KIND_WINDOW;
 	p->nr_rmw = 0;
-	if (kind != FIOB_KIND_WINDOW) {
-		p->win_off = off;
-		p->win_len = len;
-		p->head = 0;
-		return;
-	}
 	p->win_off = fiob_round_down(off, a->off);
 	p->win_len = fiob_round_up(end, a->off) - p->win_off;
 	p->head = off - p->win_off;

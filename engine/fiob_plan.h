@@ -56,16 +56,45 @@ static inline uint64_t fiob_round_up(uint64_t v, uint64_t a)
 }
 
 /* Which kind an I/O of @len bytes at @off from/to @addr is under @mode. */
-enum fiob_kind fiob_classify(const struct fiob_align *a, enum fiob_mode mode,
-			     uint64_t off, uint64_t len, uintptr_t addr);
+static inline enum fiob_kind fiob_classify(const struct fiob_align *a,
+					   enum fiob_mode mode, uint64_t off,
+					   uint64_t len, uintptr_t addr)
+{
+	if (mode == FIOB_MODE_NEVER || !len)
+		return FIOB_KIND_PASS;
+	if ((off | len) & (a->off - 1))
+		return FIOB_KIND_WINDOW;
+	/*
+	 * The kernel checks every segment's address *and* length against the
+	 * DMA alignment, so an odd length is a memory problem too.
+	 */
+	if (mode == FIOB_MODE_ALWAYS || ((addr | len) & (a->mem - 1)))
+		return FIOB_KIND_MEM;
+	return FIOB_KIND_PASS;
+}
+
+void fiob_plan_window(struct fiob_plan *p, const struct fiob_align *a,
+		      uint64_t off, uint64_t len, bool is_write);
 
 /*
  * Fill @p for an I/O classified as @kind. For a window write, also plan the
  * reads of the partial head and tail blocks: one read when they are the same
  * or adjacent blocks, two otherwise.
  */
-void fiob_plan(struct fiob_plan *p, const struct fiob_align *a,
-	       enum fiob_kind kind, uint64_t off, uint64_t len, bool is_write);
+static inline void fiob_plan(struct fiob_plan *p, const struct fiob_align *a,
+			     enum fiob_kind kind, uint64_t off, uint64_t len,
+			     bool is_write)
+{
+	if (kind == FIOB_KIND_WINDOW) {
+		fiob_plan_window(p, a, off, len, is_write);
+		return;
+	}
+	p->kind = kind;
+	p->nr_rmw = 0;
+	p->win_off = off;
+	p->win_len = len;
+	p->head = 0;
+}
 
 /*
  * User bytes covered by a window transfer that moved @res bytes (res >= 0):

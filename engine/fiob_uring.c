@@ -60,6 +60,15 @@ int fiob_uring_setup(struct io_uring *ring, uint32_t depth,
 		if (ret != -EINVAL)
 			break;
 	}
+	if (!ret) {
+		/*
+		 * Enter through a registered ring descriptor (kernel 5.18+):
+		 * every io_uring_enter skips the file lookup. Only a cost
+		 * saved, so a kernel without it just does the lookup.
+		 */
+		io_uring_register_ring_fd(ring);
+		return 0;
+	}
 	if (ret == -EINVAL || ret == -EOPNOTSUPP) {
 		/* Even the plainest ring was refused: name what was asked for. */
 		if (o->hipri)
@@ -96,9 +105,9 @@ int fiob_uring_register_bufs(struct io_uring *ring, const struct iovec *user,
 
 /* ---- SQEs -------------------------------------------------------- */
 
-static struct io_uring_sqe *get_sqe(struct fiob_core *c)
+struct io_uring_sqe *fiob_uring_wait_sqe(struct fiob_core *c)
 {
-	struct io_uring_sqe *sqe = io_uring_get_sqe(&c->ring);
+	struct io_uring_sqe *sqe = NULL;
 
 	/*
 	 * The SQ has two entries per request, so it is only ever full of
@@ -117,42 +126,11 @@ static struct io_uring_sqe *get_sqe(struct fiob_core *c)
 	return sqe;
 }
 
-bool fiob_uring_prep_rw(struct fiob_core *c, uint32_t id, unsigned int tag,
-			bool write, void *addr, uint64_t off, uint32_t len,
-			int buf_index)
-{
-	const struct fiob_file *f = &c->files[c->reqs[id].file];
-	struct io_uring_sqe *sqe = get_sqe(c);
-	int fd = f->fixed >= 0 ? f->fixed : f->fd;
-
-	if (!sqe)
-		return false;
-	if (buf_index >= 0) {
-		if (write)
-			io_uring_prep_write_fixed(sqe, fd, addr, len, off,
-						  buf_index);
-		else
-			io_uring_prep_read_fixed(sqe, fd, addr, len, off,
-						 buf_index);
-	} else if (write) {
-		io_uring_prep_write(sqe, fd, addr, len, off);
-	} else {
-		io_uring_prep_read(sqe, fd, addr, len, off);
-	}
-	if (f->fixed >= 0)
-		sqe->flags |= IOSQE_FIXED_FILE;
-	if (c->p.ring.nowait)
-		sqe->rw_flags |= RWF_NOWAIT;
-	sqe->ioprio = c->p.ring.ioprio;
-	io_uring_sqe_set_data64(sqe, ((uint64_t)id << FIOB_TAG_BITS) | tag);
-	return true;
-}
-
 bool fiob_uring_prep_sync(struct fiob_core *c, uint32_t id)
 {
 	const struct fiob_req *r = &c->reqs[id];
 	const struct fiob_file *f = &c->files[r->file];
-	struct io_uring_sqe *sqe = get_sqe(c);
+	struct io_uring_sqe *sqe = fiob_uring_get_sqe(c);
 
 	if (!sqe)
 		return false;

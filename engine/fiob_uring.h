@@ -7,9 +7,7 @@
 #include <stdint.h>
 #include <sys/uio.h>
 
-struct fiob_core;
-struct fiob_ring_opts;
-struct fiob_slots;
+#include "fiob_core.h"
 
 /* user_data: request id << FIOB_TAG_BITS | which RMW read a CQE answers. */
 #define FIOB_TAG_BITS	2
@@ -27,13 +25,45 @@ int fiob_uring_setup(struct io_uring *ring, uint32_t depth,
 int fiob_uring_register_bufs(struct io_uring *ring, const struct iovec *user,
 			     uint32_t nr_user, const struct fiob_slots *slots);
 
+/* An SQE when the SQ is full: submit and wait for room. NULL: ring failed. */
+struct io_uring_sqe *fiob_uring_wait_sqe(struct fiob_core *c);
+
+static inline struct io_uring_sqe *fiob_uring_get_sqe(struct fiob_core *c)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&c->ring);
+
+	return sqe ? sqe : fiob_uring_wait_sqe(c);
+}
+
 /*
- * Prepare one read or write of @len bytes at @addr for request @id, from the
- * registered buffer @buf_index (or -1). False only if the ring itself fails.
+ * Prepare one read or write of @len bytes at @addr of file @f for request
+ * @id, from the registered buffer @buf_index (or -1). False only if the ring
+ * itself fails. Inline: it is on every I/O's path.
  */
-bool fiob_uring_prep_rw(struct fiob_core *c, uint32_t id, unsigned int tag,
-			bool write, void *addr, uint64_t off, uint32_t len,
-			int buf_index);
+static inline bool fiob_uring_prep_rw(struct fiob_core *c,
+				      const struct fiob_file *f, uint32_t id,
+				      unsigned int tag, bool write, void *addr,
+				      uint64_t off, uint32_t len, int buf_index)
+{
+	struct io_uring_sqe *sqe = fiob_uring_get_sqe(c);
+	int fd = f->fixed >= 0 ? f->fixed : f->fd;
+
+	if (!sqe)
+		return false;
+	io_uring_prep_rw(buf_index >= 0 ?
+			 (write ? IORING_OP_WRITE_FIXED : IORING_OP_READ_FIXED) :
+			 (write ? IORING_OP_WRITE : IORING_OP_READ),
+			 sqe, fd, addr, len, off);
+	if (buf_index >= 0)
+		sqe->buf_index = (uint16_t)buf_index;
+	if (f->fixed >= 0)
+		sqe->flags |= IOSQE_FIXED_FILE;
+	if (c->p.ring.nowait)
+		sqe->rw_flags |= RWF_NOWAIT;
+	sqe->ioprio = c->p.ring.ioprio;
+	io_uring_sqe_set_data64(sqe, ((uint64_t)id << FIOB_TAG_BITS) | tag);
+	return true;
+}
 
 /* Prepare request @id's fsync or fdatasync. */
 bool fiob_uring_prep_sync(struct fiob_core *c, uint32_t id);
