@@ -1,0 +1,560 @@
+"""make bench: fio's io_uring engine against fio-bounce, interleaved.
+
+Usage (root; 'make bench' sets both variables and runs it with defaults):
+
+    FIOB_ENGINE=/abs/fio-bounce.so FIOB_COPYBENCH=/abs/build/copybench \\
+        python3 bench/bench.py [--pairs N] [--runtime S] [--ramp S]
+                               [--copy-runs N] [--only TEXT] [--json FILE]
+
+    'make bench FIOB_BENCH_PAIRS=3' (or that variable in the environment)
+    sets the default number of pairs; --only runs the rows whose name
+    contains TEXT (e.g. --only QD32, --only copy).
+
+What runs
+    One 4Kn loop device (4096-byte sectors) over a 1 GiB file in /dev/shm,
+    filled with non-zero data first so reads hit real pages, not holes. Both
+    engines run on that same device in the same run. The device and its file
+    are made here and released on every exit path (errors, Ctrl-C, SIGTERM,
+    SIGHUP); only loop devices backed by this run's own file are detached.
+    The engine and copybench are copied aside first, so another rebuild
+    during the run cannot mix two builds (results.json records their hash).
+
+    Foundation rows: the same aligned job on fio's io_uring and on fio-bounce
+    (bounce=auto, so every I/O passes straight through). Bounce-core rows: a
+    misaligned job on fio-bounce against the aligned job it becomes, run on
+    stock io_uring: iomem_align=7 against the same job without it; 4K at
+    512-byte offsets (blockalign=512) against 8K aligned I/O, the window
+    fio-bounce actually moves (an RMW write against a plain 8K write). The
+    copy row runs copybench (fiob_copy at every distance 0..4095, 4K and
+    128K, both directions, against an aligned memcpy sampled next to it)
+    --copy-runs times; a run's figure is its worst ratio over sizes and
+    directions.
+
+    Both sides of a row get identical fio options except the engine (and, in
+    bounce-core rows, the misalignment itself): direct=1, thread, the same
+    iodepth, time_based runtime after ramp_time, norandommap (needed once
+    blockalign < bs, so used everywhere) with randrepeat, so both sides see
+    the same offsets. fio's io_uring is left at its defaults, which are what
+    fio-bounce does: it probes and uses non-vectored IORING_OP_READ/WRITE;
+    hipri, fixedbufs, registerfiles and sqthread_poll are off on both sides.
+
+Method
+    The VM is shared: its speed drifts by tens of percent over seconds, so
+    IOPS taken at different moments cannot be compared. Each row runs as
+    pairs, reference then fio-bounce, back to back (A B A B ...), and the
+    figure of merit is the ratio inside each pair, whose halves are seconds
+    apart. A row reports the median of its per-pair ratios (one disturbed
+    pair cannot move it) and their min-max: a spread that straddles the
+    target says noise, a spread wholly below it says a systematic gap.
+    Median IOPS per engine are printed for scale only.
+
+    CPU: fio's usr_cpu + sys_cpu of the job thread (after ramp), as a
+    percentage and as microseconds of CPU per I/O (cpu% * 1e4 / IOPS); CPU
+    time is not charged while a thread waits for the CPU, so us/IO is
+    steadier than IOPS on a busy host. The loop device's own work runs in
+    kernel workers and is in neither.
+
+    Targets are per-row ratios: 1.00 for the foundation rows (the aligned
+    path must cost nothing: a median below 0.97 is reported as DEFECT, a
+    bug to fix rather than noise to explain), 0.95 for the memory-bounced
+    4K row, 0.90 for 128K memory-bounced and 8K-window reads, 0.80 for the
+    copy; the RMW row states its figure without a target.
+
+    fio-bounce appends its counters to a bounce_stats file, checked after
+    every run: aligned rows must pass through with nothing bounced, and each
+    misaligned row must show its path (mem_bounced, window_reads or
+    rmw_writes > 0). A row whose path did not run is an error, not a result.
+
+Output
+    A table (workload, median IOPS per engine, median ratio, min-max, CPU %
+    and CPU us/IO per engine, target, PASS/MISS), the rows below target, and
+    the environment (fio, kernel, CPU, the engine's copy implementation as it
+    logs it under --debug=io, load average). The same, with every run's raw
+    figures and options, goes to bench/results.json.
+
+    Exit status 0 when everything ran, misses included: speed is reported,
+    never asserted (this is not part of 'make test'). 1 when something
+    failed to run: device setup, a fio error, a row whose bounce path did not
+    run, copybench failing (the other rows still run); 130 on Ctrl-C.
+"""
+import argparse
+import contextlib
+import hashlib
+import json
+import os
+import platform
+import re
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+DEVICE_BYTES = 1 << 30
+SECTOR = 4096
+CLEANUP_SIGNALS = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}
+BOUNCED = ('mem_bounced', 'window_reads', 'rmw_writes')
+# Options both sides of every row share; the device and timing come later.
+COMMON = {'direct': 1, 'thread': 1, 'time_based': 1, 'norandommap': 1,
+          'randrepeat': 1}
+
+
+class BenchError(Exception):
+    """Something failed to run (not: something was slow)."""
+
+
+@dataclass(frozen=True)
+class Workload:
+    name: str
+    group: str          # 'foundation' or 'bounce-core'
+    job: dict           # fio options both sides share
+    path: str           # fio-bounce counter that must be > 0
+    target: float | None
+    ref: dict = field(default_factory=dict)     # the io_uring side's own
+    bounce: dict = field(default_factory=dict)  # the fio-bounce side's own
+
+
+def job(rw, qd, bs=None):
+    """fio options of a row's shared job (bs left out: each side sets it)."""
+    return {'rw': rw, 'iodepth': qd} | ({'bs': bs} if bs else {})
+
+
+WORKLOADS = [
+    Workload('4K randread QD1', 'foundation', job('randread', 1, '4k'),
+             'passthrough', 1.00),
+    Workload('4K randread QD32', 'foundation', job('randread', 32, '4k'),
+             'passthrough', 1.00),
+    Workload('128K seqread QD8', 'foundation', job('read', 8, '128k'),
+             'passthrough', 1.00),
+    Workload('4K randwrite QD32', 'foundation', job('randwrite', 32, '4k'),
+             'passthrough', 1.00),
+    Workload('4K randread QD32 iomem_align=7', 'bounce-core',
+             job('randread', 32, '4k'), 'mem_bounced', 0.95,
+             bounce={'iomem_align': 7}),
+    Workload('128K seqread QD8 iomem_align=7', 'bounce-core',
+             job('read', 8, '128k'), 'mem_bounced', 0.90,
+             bounce={'iomem_align': 7}),
+    Workload('4K randread ba=512 QD32 vs 8K', 'bounce-core',
+             job('randread', 32), 'window_reads', 0.90,
+             ref={'bs': '8k'}, bounce={'bs': '4k', 'blockalign': 512}),
+    Workload('4K randwrite ba=512 RMW QD32 vs 8K', 'bounce-core',
+             job('randwrite', 32), 'rmw_writes', None,
+             ref={'bs': '8k'}, bounce={'bs': '4k', 'blockalign': 512}),
+]
+COPY_NAME = 'copy worst distance (GB/s)'
+COPY_TARGET = 0.80
+
+
+# ---- the loop device ------------------------------------------------------
+
+def run(cmd, **kw):
+    return subprocess.run(cmd, capture_output=True, text=True, **kw)
+
+
+def fill(path):
+    """Write DEVICE_BYTES of non-zero data, so reads hit real pages."""
+    chunk = os.urandom(1 << 20)
+    with open(path, 'wb') as f:
+        for _ in range(DEVICE_BYTES // len(chunk)):
+            f.write(chunk)
+
+
+def attach(path):
+    r = run(['losetup', '-f', '--show', '--sector-size', str(SECTOR), path])
+    dev = r.stdout.strip()
+    if r.returncode or not dev.startswith('/dev/loop'):
+        raise BenchError(f'losetup failed: {r.stderr.strip() or dev!r}')
+    queue = Path('/sys/block', Path(dev).name, 'queue')
+    lbs = int((queue / 'logical_block_size').read_text())
+    if lbs != SECTOR:
+        raise BenchError(f'{dev} has {lbs}-byte sectors, wanted {SECTOR}')
+    return dev
+
+
+def release(path):
+    """Detach the loop devices over @path (only ours: mkstemp made it), by
+    asking losetup, so a device attached just before an interrupt goes too."""
+    r = run(['losetup', '-j', path, '-n', '-O', 'NAME'])
+    for dev in r.stdout.split():
+        run(['losetup', '-d', dev])
+    os.unlink(path)
+
+
+@contextlib.contextmanager
+def signals_blocked():
+    """Ctrl-C and friends wait until the block is done."""
+    signal.pthread_sigmask(signal.SIG_BLOCK, CLEANUP_SIGNALS)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, CLEANUP_SIGNALS)
+
+
+class LoopDevice:
+    """A 4Kn loop device over a fresh, filled 1 GiB file in /dev/shm."""
+
+    def __enter__(self):
+        self.path = None
+        try:
+            with signals_blocked():     # never a file we do not know of
+                fd, self.path = tempfile.mkstemp(
+                    dir='/dev/shm', prefix='fiob-bench-', suffix='.img')
+                os.close(fd)
+            fill(self.path)
+            return attach(self.path)
+        except BaseException:
+            self.__exit__()
+            raise
+
+    def __exit__(self, *exc):
+        if self.path:
+            with signals_blocked():     # a second Ctrl-C cannot cut it short
+                release(self.path)
+
+
+# ---- fio ------------------------------------------------------------------
+
+@dataclass
+class Ctx:
+    dev: str
+    engine: str
+    tmp: Path
+    runtime: int
+    ramp: int
+
+
+def fio_options(ctx, wl, side):
+    """Every option of one side, engine first (its options follow it)."""
+    if side == 'ref':
+        opts = {'ioengine': 'io_uring'}
+    else:
+        opts = {'ioengine': f'external:{ctx.engine}', 'bounce': 'auto',
+                'bounce_stats': str(ctx.tmp / 'stats.json')}
+    opts |= COMMON | {'filename': ctx.dev, 'runtime': ctx.runtime,
+                      'ramp_time': ctx.ramp}
+    return opts | wl.job | (wl.ref if side == 'ref' else wl.bounce)
+
+
+def run_fio(opts, out, extra=()):
+    cmd = ['fio', '--output-format=json', f'--output={out}', '--name=bench',
+           *extra, *(f'--{k}={v}' for k, v in opts.items())]
+    r = run(cmd, timeout=120 + 2 * int(opts.get('runtime', 0)))
+    if r.returncode:
+        tail = ' | '.join(r.stderr.strip().splitlines()[-3:])
+        raise BenchError(f'fio exited {r.returncode}: {tail or "(no stderr)"}')
+
+
+def parse_job(out):
+    """IOPS and CPU of the one job in fio's JSON output file @out."""
+    text = Path(out).read_text()
+    report, _ = json.JSONDecoder().raw_decode(text[text.index('{'):])
+    job = report['jobs'][0]
+    if job['error']:
+        raise BenchError(f'fio job error {job["error"]}')
+    iops = job['read']['iops'] + job['write']['iops']
+    cpu = job['usr_cpu'] + job['sys_cpu']
+    if iops <= 0:
+        raise BenchError('fio did no I/O')
+    return {'iops': iops, 'cpu_pct': cpu, 'cpu_us_per_io': cpu * 1e4 / iops}
+
+
+def read_counters(path):
+    lines = Path(path).read_text().splitlines() if path.exists() else []
+    if len(lines) != 1:
+        raise BenchError(f'expected one bounce_stats record, got {len(lines)}')
+    return json.loads(lines[0])['counters']
+
+
+def check_path(wl, c):
+    """The I/O went the way the row claims, or the row is void."""
+    if wl.path == 'passthrough':
+        stray = {k: c[k] for k in BOUNCED if c[k]}
+        if not c['passthrough'] or stray:
+            raise BenchError(f'aligned job did not pass straight through: '
+                             f'passthrough={c["passthrough"]} {stray}')
+    elif not c[wl.path]:
+        raise BenchError(f'bounce path did not run: {wl.path}=0 ({c})')
+
+
+def run_side(ctx, wl, side):
+    opts = fio_options(ctx, wl, side)
+    stats = ctx.tmp / 'stats.json'
+    stats.unlink(missing_ok=True)
+    out = ctx.tmp / f'{side}.json'
+    run_fio(opts, out)
+    res = parse_job(out)
+    if side == 'bounce':
+        res['counters'] = read_counters(stats)
+        check_path(wl, res['counters'])
+    return res
+
+
+def summarize(pairs, key):
+    vals = [p[key] for p in pairs]
+    return {'median': statistics.median(vals), 'min': min(vals),
+            'max': max(vals)}
+
+
+DEFECT_BELOW = 0.97     # foundation rows: below this is a bug, not noise
+
+
+def verdict(ratio, target):
+    if target is None:
+        return '-'
+    if ratio >= target:
+        return 'PASS'
+    return 'DEFECT' if target >= 1.0 and ratio < DEFECT_BELOW else 'MISS'
+
+
+def run_workload(ctx, wl, npairs):
+    pairs = []
+    for i in range(npairs):
+        ref = run_side(ctx, wl, 'ref')
+        bnc = run_side(ctx, wl, 'bounce')
+        pairs.append({'ref': ref, 'bounce': bnc,
+                      'ratio': bnc['iops'] / ref['iops']})
+        print(f'  pair {i + 1}/{npairs}: io_uring {ref["iops"]:9.0f}  '
+              f'fio-bounce {bnc["iops"]:9.0f}  ratio {pairs[-1]["ratio"]:.3f}',
+              flush=True)
+    ratio = summarize(pairs, 'ratio')
+    med = {s: {'rate': statistics.median(p[s]['iops'] for p in pairs),
+               **{k: statistics.median(p[s][k] for p in pairs)
+                  for k in ('cpu_pct', 'cpu_us_per_io')}}
+           for s in ('ref', 'bounce')}
+    return {'name': wl.name, 'group': wl.group, 'target': wl.target,
+            'unit': 'IOPS',
+            'options': {s: fio_options(ctx, wl, s) for s in ('ref', 'bounce')},
+            'expected_path': wl.path, 'pairs': pairs, 'median': med,
+            'ratio': ratio, 'result': verdict(ratio['median'], wl.target)}
+
+
+# ---- copy microbenchmark ---------------------------------------------------
+
+def run_copybench(copybench, tmp):
+    out = tmp / 'copy.json'
+    r = run([str(copybench), '--json', str(out)], timeout=600)
+    if r.returncode:
+        raise BenchError(f'copybench exited {r.returncode}: {r.stderr[-600:]}')
+    rows = json.loads(out.read_text())['results']
+    worst = min(rows, key=lambda x: x['fiob_worst_ratio'])
+    return {'ratio': worst['fiob_worst_ratio'], 'worst': worst, 'rows': rows}
+
+
+def run_copy(copybench, tmp, nruns):
+    runs = []
+    for i in range(nruns):
+        runs.append(run_copybench(copybench, tmp))
+        w = runs[-1]['worst']
+        print(f'  run {i + 1}/{nruns}: worst ratio {w["fiob_worst_ratio"]:.3f}'
+              f' (n={w["n"]} {w["direction"]} d={w["fiob_worst_ratio_d"]})',
+              flush=True)
+    ratio = summarize(runs, 'ratio')
+    med = {s: {'rate': statistics.median(r['worst'][k] for r in runs)}
+           for s, k in (('ref', 'aligned_memcpy_gbps'),
+                        ('bounce', 'fiob_slowest_gbps'))}
+    return {'name': COPY_NAME, 'group': 'bounce-core', 'target': COPY_TARGET,
+            'unit': 'GB/s', 'runs': runs, 'median': med, 'ratio': ratio,
+            'result': verdict(ratio['median'], COPY_TARGET)}
+
+
+# ---- environment -----------------------------------------------------------
+
+def cpu_model():
+    for line in Path('/proc/cpuinfo').read_text().splitlines():
+        if line.startswith('model name'):
+            return line.split(':', 1)[1].strip()
+    return platform.processor() or 'unknown'
+
+
+def copy_impl(ctx):
+    """The copy routine fio-bounce picked, from its --debug=io line (fio
+    writes debug output to --output, with the report)."""
+    opts = fio_options(ctx, WORKLOADS[0], 'bounce')
+    opts |= {'time_based': 0, 'ramp_time': 0, 'size': '4k'}
+    out = ctx.tmp / 'probe.txt'
+    run_fio(opts, out, extra=['--debug=io'])
+    m = re.search(r'copy=(\S+)', out.read_text(errors='replace'))
+    return m.group(1) if m else 'unknown'
+
+
+def snapshot(path, tmp):
+    """A private copy of a build product, so that a rebuild during the run
+    cannot mix two builds; returns the copy and what it was."""
+    src = Path(path)
+    if not src.is_file():
+        raise BenchError(f'{src} is missing (make bench builds it)')
+    dst = tmp / src.name
+    shutil.copy2(src, dst)
+    return dst, {'path': str(src), 'built': time.ctime(src.stat().st_mtime),
+                 'sha256': hashlib.sha256(dst.read_bytes()).hexdigest()[:16]}
+
+
+def environment(ctx, builds):
+    return {'fio': run(['fio', '--version']).stdout.strip(),
+            'kernel': platform.release(), 'cpu': cpu_model(),
+            'cpus': os.cpu_count(), 'copy_impl': copy_impl(ctx), **builds,
+            'loadavg_start': os.getloadavg(),
+            'device': {'sector': SECTOR, 'bytes': DEVICE_BYTES,
+                       'backing': '/dev/shm (tmpfs)'}}
+
+
+# ---- report -------------------------------------------------------------
+
+HEAD = (f'{"workload":36} {"io_uring":>10} {"fio-bounce":>10} {"ratio":>6} '
+        f'{"min-max":>11} {"cpu% A":>6} {"cpu% B":>6} {"us/IO A":>7} '
+        f'{"us/IO B":>7} {"target":>6}  result')
+
+
+def fmt_row(row):
+    if 'error' in row:
+        return f'{row["name"]:36} ERROR: {row["error"]}'
+    m, r = row['median'], row['ratio']
+    cpu = ' '.join(f'{m[s][k]:{w}.{d}f}' if k in m[s] else f'{"-":>{w}}'
+                   for k, w, d in (('cpu_pct', 6, 1), ('cpu_us_per_io', 7, 2))
+                   for s in ('ref', 'bounce'))
+    target = f'{row["target"]:.2f}' if row['target'] else '-'
+    p = 0 if row['unit'] == 'IOPS' else 1
+    return (f'{row["name"]:36} {m["ref"]["rate"]:10.{p}f} '
+            f'{m["bounce"]["rate"]:10.{p}f} '
+            f'{r["median"]:6.3f} {r["min"]:5.3f}-{r["max"]:5.3f} {cpu} '
+            f'{target:>6}  {row["result"]}')
+
+
+def copy_detail(row):
+    """Per size and direction: median over runs of the worst ratio."""
+    parts = []
+    for i, first in enumerate(row['runs'][0]['rows']):
+        worst = [r['rows'][i]['fiob_worst_ratio'] for r in row['runs']]
+        parts.append(f'{first["n"] >> 10}K {first["direction"]} '
+                     f'{statistics.median(worst):.2f}')
+    return ('copy: A = aligned memcpy (median), B = slowest fiob_copy sample;'
+            ' ratios are paired (see copybench).\n  worst ratio per size, '
+            'median over runs: ' + ', '.join(parts))
+
+
+def print_report(res):
+    env, rows, settings = res['environment'], res['workloads'], res['settings']
+    load = '/'.join(f'{env[k][0]:.1f}' for k in ('loadavg_start',
+                                                  'loadavg_end'))
+    print(f'\n{env["fio"]}, kernel {env["kernel"]}, {env["cpu"]} x'
+          f'{env["cpus"]}, fio-bounce copy={env["copy_impl"]} (engine '
+          f'{env["engine"]["sha256"]}, built {env["engine"]["built"]}), '
+          f'load average start/end {load}')
+    print(f'{settings["pairs"]} pairs per row (A=io_uring reference, '
+          f'B=fio-bounce), {settings["runtime"]} s + {settings["ramp"]} s '
+          f'ramp each; copy: {settings["copy_runs"]} copybench runs')
+    print(f'ratio = median over pairs of B/A IOPS; min-max over pairs; '
+          f'cpu = fio usr+sys; us/IO = CPU us per I/O\n\n{HEAD}\n'
+          f'{"-" * len(HEAD)}')
+    group = None
+    for row in rows:
+        if row['group'] != group:
+            group = row['group']
+            print(f'[{group}]')
+        print(fmt_row(row))
+    for row in rows:
+        if 'runs' in row:
+            print(copy_detail(row))
+    print(f'\nbelow target: {", ".join(res["misses"]) or "none"}')
+    if res['errors']:
+        print(f'FAILED TO RUN: {", ".join(res["errors"])}')
+    print(f'total {res["seconds"]:.0f} s')
+
+
+def parse_args():
+    ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    ap.add_argument('--pairs', type=int,
+                    default=int(os.environ.get('FIOB_BENCH_PAIRS', 5)),
+                    help='A/B pairs per row (default 5, or $FIOB_BENCH_PAIRS)')
+    ap.add_argument('--runtime', type=int, default=3, help='s per fio run')
+    ap.add_argument('--ramp', type=int, default=1, help='ramp_time, s')
+    ap.add_argument('--copy-runs', type=int, default=3,
+                    help='copybench runs for the copy row')
+    ap.add_argument('--only', help='run only rows whose name contains this')
+    ap.add_argument('--json', type=Path, default=HERE / 'results.json')
+    args = ap.parse_args()
+    if args.pairs < 1 or args.runtime < 1 or args.copy_runs < 1:
+        ap.error('--pairs, --runtime and --copy-runs must be >= 1')
+    return args
+
+
+def selected(args):
+    keep = (lambda n: args.only in n) if args.only else (lambda n: True)
+    return [w for w in WORKLOADS if keep(w.name)], keep(COPY_NAME)
+
+
+def guarded(name, group, target, fn, *args):
+    """One row; if it fails to run, an error row, and the others go on."""
+    print(name, flush=True)
+    try:
+        return fn(*args)
+    except BenchError as e:
+        print(f'  ERROR: {e}', flush=True)
+        return {'name': name, 'group': group, 'target': target,
+                'error': str(e)}
+
+
+def bench(args, engine, copybench, tmp):
+    workloads, with_copy = selected(args)
+    engine, engine_id = snapshot(engine, tmp)
+    copybench, copybench_id = snapshot(copybench, tmp)
+    settings = {'pairs': args.pairs, 'runtime': args.runtime,
+                'ramp': args.ramp, 'copy_runs': args.copy_runs}
+    t0 = time.monotonic()
+    rows = []
+    with LoopDevice() as dev:
+        ctx = Ctx(dev, str(engine), tmp, args.runtime, args.ramp)
+        env = environment(ctx, {'engine': engine_id,
+                                'copybench': copybench_id})
+        print(f'device {dev} ({SECTOR}-byte sectors, {DEVICE_BYTES >> 20} MiB'
+              f' in /dev/shm); copy={env["copy_impl"]}', flush=True)
+        for wl in workloads:
+            rows.append(guarded(wl.name, wl.group, wl.target, run_workload,
+                                ctx, wl, args.pairs))
+    if with_copy:
+        rows.append(guarded(COPY_NAME, 'bounce-core', COPY_TARGET, run_copy,
+                            copybench, tmp, args.copy_runs))
+    env['loadavg_end'] = os.getloadavg()
+    res = {'environment': env, 'settings': settings,
+           'seconds': round(time.monotonic() - t0, 1), 'workloads': rows,
+           'misses': [r['name'] for r in rows
+                      if r.get('result') in ('MISS', 'DEFECT')],
+           'errors': [r['name'] for r in rows if 'error' in r]}
+    print_report(res)
+    args.json.write_text(json.dumps(res, indent=1) + '\n')
+    print(f'wrote {args.json}')
+    return 1 if res['errors'] else 0
+
+
+def on_signal(signum, frame):
+    raise SystemExit(128 + signum)
+
+
+def main():
+    args = parse_args()
+    engine = os.environ.get('FIOB_ENGINE')
+    copybench = os.environ.get('FIOB_COPYBENCH')
+    if not engine or not copybench:
+        sys.exit('FIOB_ENGINE and FIOB_COPYBENCH must be set (use make bench)')
+    if os.geteuid():
+        sys.exit('bench.py needs root (it creates a loop device)')
+    for s in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(s, on_signal)
+    try:
+        with tempfile.TemporaryDirectory(prefix='fiob-bench-') as tmp:
+            return bench(args, engine, copybench, Path(tmp))
+    except BenchError as e:
+        print(f'bench: {e}', file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print('bench: interrupted', file=sys.stderr)
+        return 130
+
+
+if __name__ == '__main__':
+    sys.exit(main())
