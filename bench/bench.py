@@ -41,11 +41,15 @@ What runs
 Method
     The VM is shared: its speed drifts by tens of percent over seconds, so
     IOPS taken at different moments cannot be compared. Each row runs as
-    pairs, reference then fio-bounce, back to back (A B A B ...), and the
-    figure of merit is the ratio inside each pair, whose halves are seconds
-    apart. A row reports the median of its per-pair ratios (one disturbed
-    pair cannot move it) and their min-max: a spread that straddles the
-    target says noise, a spread wholly below it says a systematic gap.
+    pairs, reference and fio-bounce back to back, interleaved A B, B A,
+    A B ... (alternating who goes first, so a drift favours neither), and
+    the figure of merit is the ratio inside each pair, whose halves are
+    seconds apart. Short runs and many pairs (11 by default) beat long runs:
+    the halves of a pair stay close in time, and the median sheds the pairs
+    a burst of host load hit. A row reports the median of its per-pair
+    ratios (one disturbed pair cannot move it) and their min-max: a spread
+    that straddles the target says noise, a spread wholly below it says a
+    systematic gap.
     Median IOPS per engine are printed for scale only.
 
     CPU: fio's usr_cpu + sys_cpu of the job thread (after ramp), as a
@@ -314,8 +318,13 @@ def verdict(ratio, target):
 def run_workload(ctx, wl, npairs):
     pairs = []
     for i in range(npairs):
-        ref = run_side(ctx, wl, 'ref')
-        bnc = run_side(ctx, wl, 'bounce')
+        # A B, then B A: a drift in machine speed favours neither side.
+        if i % 2:
+            bnc = run_side(ctx, wl, 'bounce')
+            ref = run_side(ctx, wl, 'ref')
+        else:
+            ref = run_side(ctx, wl, 'ref')
+            bnc = run_side(ctx, wl, 'bounce')
         pairs.append({'ref': ref, 'bounce': bnc,
                       'ratio': bnc['iops'] / ref['iops']})
         print(f'  pair {i + 1}/{npairs}: io_uring {ref["iops"]:9.0f}  '
@@ -469,9 +478,9 @@ def print_report(res):
 def parse_args():
     ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     ap.add_argument('--pairs', type=int,
-                    default=int(os.environ.get('FIOB_BENCH_PAIRS', 5)),
-                    help='A/B pairs per row (default 5, or $FIOB_BENCH_PAIRS)')
-    ap.add_argument('--runtime', type=int, default=3, help='s per fio run')
+                    default=int(os.environ.get('FIOB_BENCH_PAIRS', 11)),
+                    help='A/B pairs per row (default 11, or $FIOB_BENCH_PAIRS)')
+    ap.add_argument('--runtime', type=int, default=2, help='s per fio run')
     ap.add_argument('--ramp', type=int, default=1, help='ramp_time, s')
     ap.add_argument('--copy-runs', type=int, default=3,
                     help='copybench runs for the copy row')
