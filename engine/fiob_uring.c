@@ -36,8 +36,13 @@ int fiob_uring_setup(struct io_uring *ring, uint32_t depth,
 		     const struct fiob_ring_opts *o, const char **what)
 {
 	struct io_uring_params p;
-	/* Up to two SQEs per request in flight (head and tail RMW reads). */
-	unsigned int entries = roundup_pow2(2 * depth);
+	/*
+	 * One SQE per request, like fio's io_uring: a small ring stays in
+	 * cache. An RMW with two partial-block reads may find the SQ full;
+	 * fiob_uring_wait_sqe() then submits and retries. The CQ (twice the
+	 * SQ) holds every CQE in flight: at most two per request.
+	 */
+	unsigned int entries = roundup_pow2(depth);
 	unsigned int i;
 	int ret = -EINVAL;
 

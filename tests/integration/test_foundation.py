@@ -12,6 +12,12 @@ EINVAL = 22
 SIZE = '32M'
 
 
+def _top():
+    """The source tree (tests/integration/ is two levels down)."""
+    return os.path.dirname(os.path.dirname(os.path.dirname(
+        os.path.abspath(__file__))))
+
+
 def make_target(ctx, kind):
     """A fresh target: (filename for fio, description)."""
     if kind == 'loop4k':
@@ -187,9 +193,7 @@ def hipri_is_explicit(ctx):
 @test('make install puts the engine at DESTDIR/PREFIX/lib/fio/fio-bounce.so')
 def install_layout(ctx):
     dest = ctx.tmpdir()
-    top = os.path.dirname(os.path.dirname(os.path.dirname(
-        os.path.abspath(__file__))))
-    ctx.run(['make', '-s', '-C', top, 'install', f'DESTDIR={dest}',
+    ctx.run(['make', '-s', '-C', _top(), 'install', f'DESTDIR={dest}',
              'PREFIX=/opt/fb'], timeout=300)
     path = os.path.join(dest, 'opt/fb/lib/fio/fio-bounce.so')
     check(os.path.isfile(path), f'{path} not installed')
@@ -198,8 +202,7 @@ def install_layout(ctx):
 
 @test('every job file in jobs/ parses with the engine loaded')
 def jobs_parse(ctx):
-    top = os.path.dirname(os.path.dirname(os.path.dirname(
-        os.path.abspath(__file__))))
+    top = _top()
     jobs = sorted(f for f in os.listdir(os.path.join(top, 'jobs'))
                   if f.endswith('.fio'))
     check(jobs, 'jobs/ has no job file')
@@ -209,3 +212,45 @@ def jobs_parse(ctx):
                     env={'FIOB_TARGET': '/dev/null'})
         if r.rc != 0:
             raise Fail(f'jobs/{j} does not parse: {r.describe()}')
+
+
+@test('setup run by a user who cannot install stops with a message naming '
+      'the packages and FIO_SRC, and changes nothing')
+def setup_without_root(ctx):
+    build = ctx.tmpdir()
+    os.chmod(build, 0o777)
+    r = ctx.run(['setpriv', '--reuid=65534', '--regid=65534',
+                 '--clear-groups', 'bash',
+                 os.path.join(_top(), 'tools/setup.sh'), build],
+                timeout=60, check_rc=False)
+    check(r.returncode != 0, f'setup succeeded as nobody: {r.stdout!r}')
+    for needle in ('cannot install automatically', 'liburing',
+                   'FIO_SRC=/path/to/fio-source'):
+        check(needle in r.stderr, f'{needle!r} missing from: {r.stderr!r}')
+    check(os.listdir(build) == [], f'setup left files: {os.listdir(build)}')
+
+
+@test('FIO_SRC pointing at an unconfigured tree is refused with a message '
+      'saying to run ./configure there')
+def setup_fio_src_unconfigured(ctx):
+    tree = ctx.tmpdir()
+    open(os.path.join(tree, 'fio.h'), 'w').close()
+    r = ctx.run(['bash', os.path.join(_top(), 'tools/setup.sh'),
+                 ctx.tmpdir()], timeout=60, check_rc=False,
+                env=dict(os.environ, FIO_SRC=tree))
+    check(r.returncode != 0, 'an unconfigured FIO_SRC was accepted')
+    check('run ./configure there' in r.stderr, f'unclear: {r.stderr!r}')
+
+
+@test('FIO_SRC pointing at a configured fio tree is used as is: nothing is '
+      'downloaded and the tree is reported back')
+def setup_fio_src_configured(ctx):
+    with open(os.path.join(_top(), 'build', 'fio-src.path')) as f:
+        tree = f.read().strip()
+    build = ctx.tmpdir()
+    r = ctx.run(['bash', os.path.join(_top(), 'tools/setup.sh'), build],
+                timeout=120, env=dict(os.environ, FIO_SRC=tree))
+    check(r.stdout.strip().splitlines()[-1] == tree,
+          f'setup answered {r.stdout!r}, expected {tree}')
+    check(os.listdir(build) == [], f'setup fetched into {build}: '
+          f'{os.listdir(build)}')
