@@ -358,6 +358,7 @@ static int fiob_init(struct thread_data *td)
 {
 	struct fiob_options *o = td->eo;
 	struct fiob_data *fd;
+	unsigned int i;
 
 	if (fiob_check_abi())
 		return 1;
@@ -379,6 +380,8 @@ static int fiob_init(struct thread_data *td)
 	fd->fds = calloc(fd->nr_files, sizeof(*fd->fds));
 	if (!fd->io_u_bufs || !fd->queued || !fd->stat_files || !fd->fds)
 		goto err;
+	for (i = 0; i < fd->nr_files; i++)
+		fd->fds[i] = -1;
 	return 0;
 err:
 	td_verror(td, ENOMEM, "fiob_init");
@@ -403,15 +406,21 @@ static int fiob_register_files(struct thread_data *td)
 		}
 		fd->fds[i] = f->fd;
 	}
-	ret = fiob_core_register_files(&fd->core, fd->fds, td->o.nr_files);
+	/* With a sparse table, open_file gives each one its slot. */
+	if (!fd->core.file_table)
+		ret = fiob_core_register_files(&fd->core, fd->fds,
+					       td->o.nr_files);
 	if (ret) {
 		log_err("fio-bounce: registerfiles: %s\n", strerror(-ret));
 		td_verror(td, -ret, "io_uring_register_files");
 	}
 err:
+	/* Look closed to fio; on failure, really closed. */
 	for_each_file(td, f, i) {
 		if (ret && f->fd != -1)
 			fiob_close_quietly(td, f);
+		if (ret)
+			fd->fds[i] = -1;
 		f->fd = -1;
 	}
 	return ret;
@@ -500,8 +509,12 @@ static int fiob_open_file(struct thread_data *td, struct fio_file *f)
 		td_verror(td, -ret, "fiob_open_file");
 		goto err;
 	}
+	ret = fiob_core_set_fd(&fd->core, f->fileno, f->fd);
+	if (ret) {
+		td_verror(td, -ret, "io_uring_register_files_update");
+		goto err;
+	}
 	cf = fiob_core_file(&fd->core, f->fileno);
-	cf->fd = f->fd;
 	cf->align = in_force;
 	cf->regular = fi.regular;
 	cf->size = fi.size;
@@ -533,7 +546,7 @@ static int fiob_close_file(struct thread_data *td, struct fio_file *f)
 		if (ret)
 			log_err("fio-bounce: finishing I/O before closing %s: "
 				"%s\n", f->file_name, strerror(-ret));
-		fiob_core_file(&fd->core, f->fileno)->fd = -1;
+		fiob_core_set_fd(&fd->core, f->fileno, -1);
 	}
 	if (!fd || !o->registerfiles)
 		return generic_close_file(td, f);
@@ -694,6 +707,9 @@ static void fiob_cleanup(struct thread_data *td)
 		fiob_report(td);
 	}
 	fiob_core_exit(&fd->core);
+	for (i = 0; fd->fds && i < fd->nr_files; i++)
+		if (fd->fds[i] >= 0)
+			close(fd->fds[i]);	/* registerfiles kept them */
 	for (i = 0; fd->stat_files && i < fd->nr_files; i++)
 		free((char *)fd->stat_files[i].name);
 	free(fd->fds);

@@ -54,6 +54,8 @@ int fiob_core_init(struct fiob_core *c, const struct fiob_core_params *p)
 	if (ret)
 		goto err;
 	c->ring_up = true;
+	/* A kernel without sparse tables just names files by descriptor. */
+	c->file_table = !io_uring_register_files_sparse(&c->ring, p->nr_files);
 	if (p->ring.fixedbufs) {
 		c->err_what = "fixedbufs (io_uring_register_buffers)";
 		ret = fiob_uring_register_bufs(&c->ring, p->user_bufs,
@@ -95,6 +97,19 @@ int fiob_core_register_files(struct fiob_core *c, const int *fds, uint32_t nr)
 	for (i = 0; i < nr; i++)
 		c->files[i].fixed = (int)i;
 	return 0;
+}
+
+int fiob_core_set_fd(struct fiob_core *c, uint32_t id, int fd)
+{
+	struct fiob_file *f = &c->files[id];
+	int ret;
+
+	f->fd = fd;
+	if (!c->file_table)
+		return 0;
+	ret = io_uring_register_files_update(&c->ring, id, &fd, 1);
+	f->fixed = ret == 1 && fd >= 0 ? (int)id : -1;
+	return ret < 0 ? ret : 0;
 }
 
 /* ---- submission ---------------------------------------------------- */

@@ -83,6 +83,7 @@ struct fiob_core {
 	struct io_uring ring;
 	bool ring_up;
 	bool sqpoll;
+	bool file_table;	/* sparse registered files: slots at open */
 	struct fiob_core_params p;
 	struct fiob_req *reqs;
 	struct fiob_file *files;
@@ -103,8 +104,19 @@ int fiob_core_init(struct fiob_core *c, const struct fiob_core_params *p);
 /* Tear down whatever init got to; safe on a zeroed or partial core. */
 void fiob_core_exit(struct fiob_core *c);
 
-/* Register @nr descriptors; file id i then uses fixed index i. */
+/*
+ * Register @nr descriptors at once; file id i then uses fixed index i. Only
+ * for kernels without a sparse file table (see fiob_core_set_fd).
+ */
 int fiob_core_register_files(struct fiob_core *c, const int *fds, uint32_t nr);
+
+/*
+ * Bind file @id to descriptor @fd, or unbind it with -1 (only when no I/O of
+ * it is in flight). Where the kernel has a sparse file table (5.19+), the
+ * descriptor also takes slot @id there, and I/O names the slot: that saves a
+ * file lookup and two atomic reference counts per I/O. Returns 0 or -errno.
+ */
+int fiob_core_set_fd(struct fiob_core *c, uint32_t id, int fd);
 
 static inline struct fiob_file *fiob_core_file(struct fiob_core *c,
 					       uint32_t id)

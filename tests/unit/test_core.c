@@ -87,7 +87,7 @@ static void fx_close(void)
 	F.up = false;
 }
 
-/* depth/nr_slots; size bytes of random data; fixed: registered buf+file. */
+/* depth/nr_slots; size bytes of random data; fixed: registered buffers. */
 static int fx_open(uint32_t depth, uint32_t nr_slots, enum fiob_mode mode,
 		   uint64_t size, bool fixed)
 {
@@ -134,11 +134,14 @@ static int fx_open(uint32_t depth, uint32_t nr_slots, enum fiob_mode mode,
 	if (ret)
 		return ret;
 	f = fiob_core_file(&F.c, 0);
-	f->fd = F.fd;
 	f->align = (struct fiob_align){ BLK, MEMA };
 	f->regular = true;
 	f->size = size;
-	return fixed ? fiob_core_register_files(&F.c, &F.fd, 1) : 0;
+	/* A registered file slot wherever the kernel has a sparse table. */
+	ret = fiob_core_set_fd(&F.c, 0, F.fd);
+	if (!ret && F.c.file_table && f->fixed != 0)
+		return err("the file did not get registered slot 0"), -EINVAL;
+	return ret;
 }
 
 /* The file on disk equals the model, size included. */
