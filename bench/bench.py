@@ -44,9 +44,11 @@ Method
     pairs, reference and fio-bounce back to back, interleaved A B, B A,
     A B ... (alternating who goes first, so a drift favours neither), and
     the figure of merit is the ratio inside each pair, whose halves are
-    seconds apart. Short runs and many pairs (11 by default) beat long runs:
-    the halves of a pair stay close in time, and the median sheds the pairs
-    a burst of host load hit. A row reports the median of its per-pair
+    seconds apart. Short runs and many pairs (21 of 1 s by default) beat long
+    runs: the halves of a pair stay close in time, and the median sheds the
+    pairs a burst of host load hit. The first row is a control, io_uring
+    against itself, measured the same way: how far its median strays from
+    1.00 is the precision of every other row in the same run. A row reports the median of its per-pair
     ratios (one disturbed pair cannot move it) and their min-max: a spread
     that straddles the target says noise, a spread wholly below it says a
     systematic gap.
@@ -115,7 +117,7 @@ class BenchError(Exception):
 @dataclass(frozen=True)
 class Workload:
     name: str
-    group: str          # 'foundation' or 'bounce-core'
+    group: str          # 'control', 'foundation' or 'bounce-core'
     job: dict           # fio options both sides share
     path: str           # fio-bounce counter that must be > 0
     target: float | None
@@ -129,6 +131,10 @@ def job(rw, qd, bs=None):
 
 
 WORKLOADS = [
+    # A/A: io_uring against itself, run exactly like the rows below. Its
+    # spread is the method's own noise on this machine, in this run.
+    Workload('4K randread QD32, io_uring vs itself', 'control',
+             job('randread', 32, '4k'), None, None),
     Workload('4K randread QD1', 'foundation', job('randread', 1, '4k'),
              'passthrough', 1.00),
     Workload('4K randread QD32', 'foundation', job('randread', 32, '4k'),
@@ -234,7 +240,7 @@ class Ctx:
 
 def fio_options(ctx, wl, side):
     """Every option of one side, engine first (its options follow it)."""
-    if side == 'ref':
+    if side == 'ref' or wl.group == 'control':
         opts = {'ioengine': 'io_uring'}
     else:
         opts = {'ioengine': f'external:{ctx.engine}', 'bounce': 'auto',
@@ -292,7 +298,7 @@ def run_side(ctx, wl, side):
     out = ctx.tmp / f'{side}.json'
     run_fio(opts, out)
     res = parse_job(out)
-    if side == 'bounce':
+    if side == 'bounce' and wl.path:
         res['counters'] = read_counters(stats)
         check_path(wl, res['counters'])
     return res
@@ -478,10 +484,10 @@ def print_report(res):
 def parse_args():
     ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     ap.add_argument('--pairs', type=int,
-                    default=int(os.environ.get('FIOB_BENCH_PAIRS', 11)),
-                    help='A/B pairs per row (default 11, or $FIOB_BENCH_PAIRS)')
-    ap.add_argument('--runtime', type=int, default=2, help='s per fio run')
-    ap.add_argument('--ramp', type=int, default=1, help='ramp_time, s')
+                    default=int(os.environ.get('FIOB_BENCH_PAIRS', 21)),
+                    help='A/B pairs per row (default 21, or $FIOB_BENCH_PAIRS)')
+    ap.add_argument('--runtime', type=int, default=1, help='s per fio run')
+    ap.add_argument('--ramp', type=int, default=0, help='ramp_time, s')
     ap.add_argument('--copy-runs', type=int, default=3,
                     help='copybench runs for the copy row')
     ap.add_argument('--only', help='run only rows whose name contains this')
