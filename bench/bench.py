@@ -60,11 +60,16 @@ Method
     steadier than IOPS on a busy host. The loop device's own work runs in
     kernel workers and is in neither.
 
-    Targets are per-row ratios: 1.00 for the foundation rows (the aligned
-    path must cost nothing: a median below 0.97 is reported as DEFECT, a
-    bug to fix rather than noise to explain), 0.95 for the memory-bounced
-    4K row, 0.90 for 128K memory-bounced and 8K-window reads, 0.80 for the
-    copy; the RMW row states its figure without a target.
+    Targets are per-row ratios: 1.00 for the foundation rows, 0.95 for the
+    memory-bounced 4K row, 0.90 for 128K memory-bounced and 8K-window reads,
+    0.80 for the copy; the RMW row states its figure without a target.
+    Each row also gets a distribution-free 95% confidence interval for its
+    median (order statistics; with 21 pairs, the 6th and 16th ratios). The
+    verdict: PASS if the median reaches the target; NOISE if it does not but
+    the interval does (this run cannot tell the row from its target: look
+    at the control row and run again); MISS if the whole interval is below
+    the target; DEFECT for a foundation row whose interval is below 0.97, a
+    bug to fix rather than noise to explain.
 
     fio-bounce appends its counters to a bounce_stats file, checked after
     every run: aligned rows must pass through with nothing bounced, and each
@@ -72,8 +77,9 @@ Method
     rmw_writes > 0). A row whose path did not run is an error, not a result.
 
 Output
-    A table (workload, median IOPS per engine, median ratio, min-max, CPU %
-    and CPU us/IO per engine, target, PASS/MISS), the rows below target, and
+    A table (workload, median IOPS per engine, median ratio, its 95%
+    interval, min-max, CPU % and CPU us/IO per engine, target, verdict), the
+    rows below target, and
     the environment (fio, kernel, CPU, the engine's copy implementation as it
     logs it under --debug=io, load average). The same, with every run's raw
     figures and options, goes to bench/results.json.
@@ -87,6 +93,7 @@ import argparse
 import contextlib
 import hashlib
 import json
+import math
 import os
 import platform
 import re
@@ -304,21 +311,42 @@ def run_side(ctx, wl, side):
     return res
 
 
+def median_ci(vals):
+    """A distribution-free 95% confidence interval for the median: the
+    order statistics x(k+1) and x(n-k), with the largest k for which
+    P(Binomial(n, 1/2) < k+1) <= 2.5%. None when n is too small."""
+    n, k, tail = len(vals), -1, 0.0
+    while tail + math.comb(n, k + 1) / 2 ** n <= 0.025:
+        k += 1
+        tail += math.comb(n, k) / 2 ** n
+    if k < 0:
+        return None
+    xs = sorted(vals)
+    return xs[k], xs[n - k - 1]
+
+
 def summarize(pairs, key):
     vals = [p[key] for p in pairs]
     return {'median': statistics.median(vals), 'min': min(vals),
-            'max': max(vals)}
+            'max': max(vals), 'ci95': median_ci(vals)}
 
 
 DEFECT_BELOW = 0.97     # foundation rows: below this is a bug, not noise
 
 
 def verdict(ratio, target):
+    """PASS: median at or above target. NOISE: median below it, but the
+    target is inside the median's 95% interval: this run cannot tell the
+    row from the target. MISS: the whole interval is below the target;
+    DEFECT for a foundation row whose interval is below 0.97."""
     if target is None:
         return '-'
-    if ratio >= target:
+    if ratio['median'] >= target:
         return 'PASS'
-    return 'DEFECT' if target >= 1.0 and ratio < DEFECT_BELOW else 'MISS'
+    hi = ratio['ci95'][1] if ratio.get('ci95') else ratio['median']
+    if hi >= target:
+        return 'NOISE'
+    return 'DEFECT' if target >= 1.0 and hi < DEFECT_BELOW else 'MISS'
 
 
 def run_workload(ctx, wl, npairs):
@@ -345,7 +373,7 @@ def run_workload(ctx, wl, npairs):
             'unit': 'IOPS',
             'options': {s: fio_options(ctx, wl, s) for s in ('ref', 'bounce')},
             'expected_path': wl.path, 'pairs': pairs, 'median': med,
-            'ratio': ratio, 'result': verdict(ratio['median'], wl.target)}
+            'ratio': ratio, 'result': verdict(ratio, wl.target)}
 
 
 # ---- copy microbenchmark ---------------------------------------------------
@@ -374,7 +402,7 @@ def run_copy(copybench, tmp, nruns):
                         ('bounce', 'fiob_slowest_gbps'))}
     return {'name': COPY_NAME, 'group': 'bounce-core', 'target': COPY_TARGET,
             'unit': 'GB/s', 'runs': runs, 'median': med, 'ratio': ratio,
-            'result': verdict(ratio['median'], COPY_TARGET)}
+            'result': verdict(ratio, COPY_TARGET)}
 
 
 # ---- environment -----------------------------------------------------------
@@ -421,8 +449,8 @@ def environment(ctx, builds):
 # ---- report -------------------------------------------------------------
 
 HEAD = (f'{"workload":36} {"io_uring":>10} {"fio-bounce":>10} {"ratio":>6} '
-        f'{"min-max":>11} {"cpu% A":>6} {"cpu% B":>6} {"us/IO A":>7} '
-        f'{"us/IO B":>7} {"target":>6}  result')
+        f'{"95% CI":>11} {"min-max":>11} {"cpu% A":>6} {"cpu% B":>6} '
+        f'{"us/IO A":>7} {"us/IO B":>7} {"target":>6}  result')
 
 
 def fmt_row(row):
@@ -433,10 +461,12 @@ def fmt_row(row):
                    for k, w, d in (('cpu_pct', 6, 1), ('cpu_us_per_io', 7, 2))
                    for s in ('ref', 'bounce'))
     target = f'{row["target"]:.2f}' if row['target'] else '-'
+    ci = (f'{r["ci95"][0]:5.3f}-{r["ci95"][1]:5.3f}' if r.get('ci95')
+          else f'{"-":>11}')
     p = 0 if row['unit'] == 'IOPS' else 1
     return (f'{row["name"]:36} {m["ref"]["rate"]:10.{p}f} '
             f'{m["bounce"]["rate"]:10.{p}f} '
-            f'{r["median"]:6.3f} {r["min"]:5.3f}-{r["max"]:5.3f} {cpu} '
+            f'{r["median"]:6.3f} {ci} {r["min"]:5.3f}-{r["max"]:5.3f} {cpu} '
             f'{target:>6}  {row["result"]}')
 
 
@@ -475,7 +505,10 @@ def print_report(res):
     for row in rows:
         if 'runs' in row:
             print(copy_detail(row))
-    print(f'\nbelow target: {", ".join(res["misses"]) or "none"}')
+    print(f'\nbelow target (the whole 95% interval): '
+          f'{", ".join(res["misses"]) or "none"}')
+    print(f'median below target, within this run\'s precision: '
+          f'{", ".join(res["noise"]) or "none"}')
     if res['errors']:
         print(f'FAILED TO RUN: {", ".join(res["errors"])}')
     print(f'total {res["seconds"]:.0f} s')
@@ -539,6 +572,7 @@ def bench(args, engine, copybench, tmp):
            'seconds': round(time.monotonic() - t0, 1), 'workloads': rows,
            'misses': [r['name'] for r in rows
                       if r.get('result') in ('MISS', 'DEFECT')],
+           'noise': [r['name'] for r in rows if r.get('result') == 'NOISE'],
            'errors': [r['name'] for r in rows if 'error' in r]}
     print_report(res)
     args.json.write_text(json.dumps(res, indent=1) + '\n')

@@ -360,6 +360,7 @@ static int fiob_init(struct thread_data *td)
 	struct fiob_data *fd;
 	unsigned int i;
 
+	/* A mismatched fio's thread_data is not ours to touch: only refuse. */
 	if (fiob_check_abi())
 		return 1;
 	/* sqthread_poll submits from a kernel thread: it needs fixed files. */
@@ -367,6 +368,7 @@ static int fiob_init(struct thread_data *td)
 		o->registerfiles = 1;
 	if (o->registerfiles && td->o.nr_files != td->o.open_files) {
 		log_err("fio-bounce: registerfiles needs nr_files == open_files\n");
+		td_verror(td, EINVAL, "fiob_init");
 		return 1;
 	}
 	fd = calloc(1, sizeof(*fd));
