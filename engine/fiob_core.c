@@ -258,28 +258,49 @@ static enum fiob_ovl_type claim(struct fiob_core *c, struct fiob_req *r,
 }
 
 /*
- * The aligned fast path: nothing to plan, copy or wait for. Every I/O of an
- * aligned job comes here, so it does only what such an I/O needs.
+ * The fast path: aligned I/O, and I/O whose only flaw is its memory. One
+ * transfer, no planning, nothing to wait for: every I/O of an aligned or
+ * iomem_align job comes here, so it does only what such an I/O needs.
  */
-static inline int queue_pass(struct fiob_core *c, struct fiob_req *r,
-			     uint32_t id, const struct fiob_file *f)
+static inline int queue_direct(struct fiob_core *c, struct fiob_req *r,
+			       uint32_t id, const struct fiob_file *f,
+			       enum fiob_kind kind)
 {
 	bool write = r->op == FIOB_OP_WRITE;
+	void *addr = r->buf;
+	int buf_index = c->p.ring.fixedbufs ? (int)id : -1;
 
-	r->plan.kind = FIOB_KIND_PASS;
+	r->plan.kind = kind;
 	r->plan.head = 0;
+	r->plan.nr_rmw = 0;
+	r->plan.win_off = r->off;
+	r->plan.win_len = r->len;
 	r->eof_excl = 0;
+	if (kind == FIOB_KIND_MEM) {
+		if (r->len > c->slots.size)
+			return -E2BIG;
+		r->slot = fiob_slots_get(&c->slots);
+		if (r->slot < 0) {
+			c->stats.ring_empty++;
+			return FIOB_BUSY;
+		}
+		addr = fiob_slot_addr(&c->slots, r->slot);
+		buf_index = slot_buf_index(c, r->slot);
+		if (write)
+			copy_in(c, r);
+		c->stats.mem_bounced++;
+	} else {
+		c->stats.passthrough++;
+	}
 	/* Writes stay visible to a later RMW write; reads need no entry. */
 	if (write)
 		fiob_ovl_acquire(&c->ovl, id, r->file, r->off, r->off + r->len,
 				 FIOB_OVL_WRITE);
-	c->stats.passthrough++;
 	c->nr_busy++;
 	r->phase = PH_IO;
-	sqe_prepared(c, id, fiob_uring_prep_rw(c, f, id, 0, write, r->buf,
+	sqe_prepared(c, id, fiob_uring_prep_rw(c, f, id, 0, write, addr,
 					      r->off, (uint32_t)r->len,
-					      c->p.ring.fixedbufs ?
-					      (int)id : -1));
+					      buf_index));
 	if (!r->pending)
 		finish(c, id);
 	return FIOB_QUEUED;
@@ -307,8 +328,8 @@ int fiob_core_queue(struct fiob_core *c, uint32_t id, void *owner,
 	if (op == FIOB_OP_READ || op == FIOB_OP_WRITE) {
 		kind = fiob_classify(&f->align, c->p.mode, off, len,
 				     (uintptr_t)buf);
-		if (kind == FIOB_KIND_PASS && !fiob_ovl_busy(&c->ovl))
-			return queue_pass(c, r, id, f);
+		if (kind != FIOB_KIND_WINDOW && !fiob_ovl_busy(&c->ovl))
+			return queue_direct(c, r, id, f, kind);
 	}
 	fiob_plan(&r->plan, &f->align, kind, off, len, op == FIOB_OP_WRITE);
 
@@ -458,9 +479,12 @@ static void main_done(struct fiob_core *c, uint32_t id, int res)
 	finish(c, id);
 }
 
-/* The aligned fast path's other half: no copy, no EOF fix-up, no slot. */
-static inline void pass_done(struct fiob_core *c, struct fiob_req *r,
-			     uint32_t id, int res)
+/*
+ * The fast path's other half, for a single-transfer I/O however it was
+ * queued: no window to map back, no EOF fix-up.
+ */
+static inline void direct_done(struct fiob_core *c, struct fiob_req *r,
+			       uint32_t id, int res)
 {
 	r->pending = 0;
 	if (res < 0) {
@@ -474,7 +498,15 @@ static inline void pass_done(struct fiob_core *c, struct fiob_req *r,
 
 			if (f->regular && r->off + r->done > f->size)
 				f->size = r->off + r->done;
+		} else if (r->slot >= 0 && r->done) {
+			fiob_copy(r->buf, fiob_slot_addr(&c->slots, r->slot),
+				  r->done);
+			c->stats.bytes_copied += r->done;
 		}
+	}
+	if (r->slot >= 0) {
+		fiob_slots_put(&c->slots, r->slot);
+		r->slot = -1;
 	}
 	r->phase = PH_IDLE;
 	c->done_q[(c->done_head + c->done_nr) & c->done_mask] = id;
@@ -489,8 +521,8 @@ static void handle_cqe(struct fiob_core *c, uint64_t data, int res)
 	uint32_t id = (uint32_t)(data >> FIOB_TAG_BITS);
 	struct fiob_req *r = &c->reqs[id];
 
-	if (r->plan.kind == FIOB_KIND_PASS && r->op <= FIOB_OP_WRITE) {
-		pass_done(c, r, id, res);
+	if (r->plan.kind != FIOB_KIND_WINDOW && r->op <= FIOB_OP_WRITE) {
+		direct_done(c, r, id, res);
 		return;
 	}
 	if (r->phase == PH_RMW)
