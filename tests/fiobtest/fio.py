@@ -6,7 +6,9 @@ fio's exit code, output, its JSON report (fmt='json') and, for fio-bounce,
 the per-job counters the engine appended to its bounce_stats file.
 
 Under SANITIZE=1 the engine is an ASan+UBSan build: fio gets the runtime
-preloaded, and any sanitizer report that involves the engine fails the test.
+preloaded and runs its jobs as threads (a forked job ends with _exit(), which
+LeakSanitizer never sees), and any sanitizer report that involves the engine
+fails the test.
 """
 import json
 import os
@@ -60,7 +62,8 @@ def engine_arg(engine):
     return f'external:{path}'
 
 
-def _env(engine, extra=None):
+def fio_env(engine='bounce', extra=None):
+    """The environment to run fio with @engine in (sanitizer preload)."""
     env = dict(os.environ)
     env.update(extra or {})
     if engine not in STOCK and os.environ.get('FIOB_PRELOAD'):
@@ -82,12 +85,23 @@ def check_sanitizers(err):
             raise Fail('engine leak: ' + block[:1500])
 
 
+def run_fio(ctx, cmd, engine='bounce', timeout=120, cwd=None, env=None):
+    """Any fio command line, with the engine's environment and sanitizer
+    checks; fio's exit code is left to the caller."""
+    if engine not in STOCK and os.environ.get('FIOB_SANITIZE'):
+        # Forked job processes end with _exit(): LeakSanitizer would never
+        # look at the engine's memory. Threads end with fio itself.
+        cmd = [cmd[0], '--thread', *cmd[1:]]
+    r = ctx.run(cmd, timeout=timeout, check_rc=False,
+                env=fio_env(engine, env), cwd=cwd or ctx.tmpdir())
+    check_sanitizers(r.stderr)
+    return r
+
+
 def _run(ctx, cmd, engine, fmt, timeout, stats_path, out_path, env=None):
     # fio drops verify state files in its working directory: keep them out
     # of the tree.
-    r = ctx.run(cmd, timeout=timeout, check_rc=False, env=_env(engine, env),
-                cwd=os.path.dirname(out_path))
-    check_sanitizers(r.stderr)
+    r = run_fio(ctx, cmd, engine, timeout, os.path.dirname(out_path), env)
     report = None
     if fmt == 'json' and os.path.exists(out_path):
         with open(out_path) as f:
@@ -121,11 +135,14 @@ def _outputs(ctx, engine, fmt):
 
 
 def fio(ctx, args, engine='bounce', fmt='json', timeout=120, name='job',
-        env=None):
-    """One job from options like ['rw=randread', 'bs=4k', ...]."""
+        env=None, stdout=False):
+    """One job from options like ['rw=randread', 'bs=4k', ...]. stdout=True
+    leaves fio's report on stdout, as a user sees it (fmt='normal')."""
     stats_path, out_path = _outputs(ctx, engine, fmt)
-    cmd = ['fio', f'--output-format={fmt}', f'--output={out_path}',
-           f'--name={name}', f'--ioengine={engine_arg(engine)}']
+    cmd = ['fio', f'--output-format={fmt}', f'--name={name}',
+           f'--ioengine={engine_arg(engine)}']
+    if not stdout:
+        cmd.insert(2, f'--output={out_path}')
     if stats_path:
         cmd.append(f'--bounce_stats={stats_path}')
     cmd += [a if a.startswith('--') else '--' + a for a in args]

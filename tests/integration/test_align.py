@@ -6,7 +6,7 @@ import os
 import re
 
 from fiobtest import Fail, check, expect_ok, fio, targets, test
-from fiobtest.fio import _outputs, _run, engine_arg
+from fiobtest.fio import engine_arg, run_fio
 
 NEEDS = re.compile(r'fio-bounce: (\S+): needs off=(\d+) mem=(\d+) \((\w+)\), '
                    r'in force off=(\d+) mem=(\d+)')
@@ -15,11 +15,7 @@ NEEDS = re.compile(r'fio-bounce: (\S+): needs off=(\d+) mem=(\d+) \((\w+)\), '
 def fio_stdout(ctx, args, timeout=120):
     """fio() with the report on stdout instead of --output=FILE: the job
     process's own lines (--debug=io, the engine's) then always get out."""
-    stats_path, out_path = _outputs(ctx, 'bounce', 'normal')
-    cmd = ['fio', '--name=job', f'--ioengine={engine_arg("bounce")}',
-           f'--bounce_stats={stats_path}']
-    cmd += [a if a.startswith('--') else '--' + a for a in args]
-    return _run(ctx, cmd, 'bounce', 'normal', timeout, stats_path, out_path)
+    return fio(ctx, args, fmt='normal', timeout=timeout, stdout=True)
 
 
 def debug_align(r, name):
@@ -221,7 +217,7 @@ def stdout_run(ctx, text):
     path = os.path.join(d, 'job.fio')
     with open(path, 'w') as f:
         f.write(f'[global]\nioengine={engine_arg("bounce")}\n{text}')
-    r = ctx.run(['fio', path], timeout=120, check_rc=False, cwd=d)
+    r = run_fio(ctx, ['fio', path], cwd=d)
     if r.returncode != 0:
         raise Fail(f'fio exited {r.returncode}: {r.stderr[-600:]}')
     return r.stdout + r.stderr

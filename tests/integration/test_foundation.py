@@ -5,7 +5,7 @@ import subprocess
 
 from fiobtest import (Fail, check, expect_error, expect_ok, fio, fio_job,
                       targets, test)
-from fiobtest.fio import engine_path
+from fiobtest.fio import engine_path, run_fio
 from fiobtest.core import env_path
 
 EINVAL = 22
@@ -143,7 +143,8 @@ def abi_guard(ctx):
 
 @test('fio lists every engine option with its help text via --enghelp')
 def enghelp_lists_options(ctx):
-    r = ctx.run(['fio', f'--enghelp={engine_path()}'], timeout=30)
+    r = run_fio(ctx, ['fio', f'--enghelp={engine_path()}'], timeout=30)
+    check(r.returncode == 0, f'--enghelp failed: {r.stderr!r}')
     for opt in ('bounce', 'bounce_slots', 'bounce_align', 'bounce_mem_align',
                 'bounce_stats', 'hipri', 'fixedbufs', 'registerfiles',
                 'sqthread_poll', 'sqthread_poll_cpu', 'nowait'):

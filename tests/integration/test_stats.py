@@ -6,7 +6,7 @@ import os
 import re
 
 from fiobtest import Fail, check, expect_ok, fio, fio_job, targets, test
-from fiobtest.fio import engine_arg
+from fiobtest.fio import engine_arg, run_fio
 
 MISALIGNED = ('direct=1\nrw=randwrite\nbs=1000\nsize=1M\niodepth=4\n'
               'verify=crc32c\n')
@@ -15,8 +15,8 @@ MISALIGNED = ('direct=1\nrw=randwrite\nbs=1000\nsize=1M\niodepth=4\n'
 def run_raw(ctx, args, timeout=120):
     """fio with its report on stdout, exactly as a user would get it."""
     d = ctx.tmpdir()
-    r = ctx.run(['fio', f'--ioengine={engine_arg("bounce")}', *args],
-                timeout=timeout, check_rc=False, cwd=d)
+    r = run_fio(ctx, ['fio', f'--ioengine={engine_arg("bounce")}', *args],
+                timeout=timeout, cwd=d)
     check(r.returncode == 0, f'fio exited {r.returncode}: '
           f'{(r.stderr or r.stdout)[-800:]}')
     return r
@@ -165,8 +165,8 @@ def stats_file_numjobs_mem_bounced(ctx):
     with open(jf, 'w') as f:
         f.write(job)
     for run in (1, 2):
-        r = ctx.run(['fio', '--output-format=json', jf], timeout=60,
-                    check_rc=False, cwd=os.path.dirname(jf))
+        r = run_fio(ctx, ['fio', '--output-format=json', jf], timeout=60,
+                    cwd=os.path.dirname(jf))
         check(r.returncode == 0, f'run {run}: fio exited {r.returncode}: '
               f'{r.stderr[-600:]}')
         objs = read_stats(path)
