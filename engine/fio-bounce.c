@@ -298,21 +298,6 @@ static int fiob_record_file(struct fiob_data *fd, struct fio_file *f,
 	return 0;
 }
 
-/* One rendering into a buffer of exactly the size it needs. */
-typedef int (*fiob_render_fn)(char *, size_t, const struct fiob_stats_ctx *,
-			      const struct fiob_stats *);
-
-static char *fiob_render(fiob_render_fn fn, const struct fiob_stats_ctx *ctx,
-			 const struct fiob_stats *s)
-{
-	int len = fn(NULL, 0, ctx, s);
-	char *buf = len >= 0 ? malloc((size_t)len + 1) : NULL;
-
-	if (buf)
-		fn(buf, (size_t)len + 1, ctx, s);
-	return buf;
-}
-
 /* At job end: the summary line (normal output only), then bounce_stats. */
 static void fiob_report(struct thread_data *td)
 {
@@ -330,7 +315,7 @@ static void fiob_report(struct thread_data *td)
 	int ret;
 
 	if (output_format == FIO_OUTPUT_NORMAL) {
-		text = fiob_render(fiob_stats_line, &ctx, &fd->core.stats);
+		text = fiob_stats_render(fiob_stats_line, &ctx, &fd->core.stats);
 		if (text) {
 			log_info("%s\n", text);
 			log_info_flush();
@@ -339,7 +324,7 @@ static void fiob_report(struct thread_data *td)
 	}
 	if (!o->bounce_stats)
 		return;
-	text = fiob_render(fiob_stats_json, &ctx, &fd->core.stats);
+	text = fiob_stats_render(fiob_stats_json, &ctx, &fd->core.stats);
 	ret = text ? fiob_stats_append(o->bounce_stats, text, strlen(text)) :
 		     -ENOMEM;
 	if (ret)
@@ -678,21 +663,13 @@ static struct io_u *fiob_event(struct thread_data *td, int event)
  */
 static void fiob_check_uncollected(struct fiob_core *c)
 {
-	uint32_t i, n = fiob_core_uncollected(c), failed = 0;
 	int err = 0;
+	uint32_t failed = fiob_core_uncollected_failures(c, &err);
 
-	for (i = 0; i < n; i++) {
-		struct fiob_req *r = fiob_core_event(c, c->returned + i);
-
-		if (r->err) {
-			failed++;
-			err = r->err;
-		}
-	}
 	if (failed)
 		log_err("fio-bounce: %u of %u I/Os that finished after fio "
-			"stopped collecting failed: %s\n", failed, n,
-			strerror(-err));
+			"stopped collecting failed: %s\n", failed,
+			fiob_core_uncollected(c), strerror(-err));
 }
 
 /* cleanup: report, then free whatever init/post_init got to. */

@@ -1,18 +1,15 @@
+/*
+ * The core object (fiob_core.h): setup and teardown, files, submission and
+ * reaping. What each completion means for its request is fiob_req.c's.
+ */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "fiob_copy.h"
 #include "fiob_core.h"
+#include "fiob_req.h"
 #include "fiob_uring.h"
-
-enum fiob_phase {
-	PH_IDLE = 0,
-	PH_WAIT,	/* queued behind an overlapping window */
-	PH_RMW,		/* reading the partial head/tail blocks */
-	PH_IO,		/* the main transfer */
-};
 
 int fiob_core_init(struct fiob_core *c, const struct fiob_core_params *p)
 {
@@ -112,432 +109,13 @@ int fiob_core_set_fd(struct fiob_core *c, uint32_t id, int fd)
 	return ret < 0 ? ret : 0;
 }
 
-/* ---- submission ---------------------------------------------------- */
-
-static int slot_buf_index(const struct fiob_core *c, int32_t slot)
-{
-	return c->p.ring.fixedbufs ? (int)(c->p.depth + (uint32_t)slot) : -1;
-}
-
-static void finish(struct fiob_core *c, uint32_t id);
-
-/*
- * Count SQEs as they are prepared. If the ring itself fails (no SQE can be
- * had at all), the request ends with that error once what did go out is back:
- * it never writes with half its inputs.
- */
-static void sqe_prepared(struct fiob_core *c, uint32_t id, bool ok)
-{
-	struct fiob_req *r = &c->reqs[id];
-
-	if (ok) {
-		r->pending++;
-		return;
-	}
-	if (!r->err)
-		r->err = -EIO;
-}
-
-/* The main transfer: user memory for PASS, the slot's window otherwise. */
-static void prep_main(struct fiob_core *c, uint32_t id)
-{
-	struct fiob_req *r = &c->reqs[id];
-	const struct fiob_file *f = &c->files[r->file];
-	bool write = r->op == FIOB_OP_WRITE;
-	bool ok;
-
-	r->phase = PH_IO;
-	r->pending = 0;
-	if (r->op == FIOB_OP_FSYNC || r->op == FIOB_OP_FDATASYNC)
-		ok = fiob_uring_prep_sync(c, id);
-	else if (r->plan.kind == FIOB_KIND_PASS)
-		ok = fiob_uring_prep_rw(c, f, id, 0, write, r->buf, r->off,
-					(uint32_t)r->len,
-					c->p.ring.fixedbufs ? (int)id : -1);
-	else
-		ok = fiob_uring_prep_rw(c, f, id, 0, write,
-					fiob_slot_addr(&c->slots, r->slot),
-					r->plan.win_off,
-					(uint32_t)r->plan.win_len,
-					slot_buf_index(c, r->slot));
-	sqe_prepared(c, id, ok);
-	if (!r->pending)
-		finish(c, id);
-}
-
-static void copy_in(struct fiob_core *c, struct fiob_req *r)
-{
-	char *slot = fiob_slot_addr(&c->slots, r->slot);
-
-	fiob_copy(slot + r->plan.head, r->buf, r->len);
-	c->stats.bytes_copied += r->len;
-}
-
-/* Start a request that holds its range: the first SQEs of its life. */
-static void start(struct fiob_core *c, uint32_t id)
-{
-	struct fiob_req *r = &c->reqs[id];
-	char *slot;
-	unsigned int i;
-
-	if (r->op != FIOB_OP_WRITE || r->plan.kind == FIOB_KIND_PASS) {
-		prep_main(c, id);
-		return;
-	}
-	if (!r->plan.nr_rmw) {
-		copy_in(c, r);
-		prep_main(c, id);
-		return;
-	}
-	/* Read-modify-write: fetch the partial blocks first. */
-	slot = fiob_slot_addr(&c->slots, r->slot);
-	r->phase = PH_RMW;
-	r->pending = 0;
-	for (i = 0; i < r->plan.nr_rmw && !r->err; i++) {
-		uint64_t at = r->plan.rmw_off[i] - r->plan.win_off;
-
-		r->rmw_got[i] = 0;
-		c->stats.rmw_reads++;
-		sqe_prepared(c, id,
-			     fiob_uring_prep_rw(c, &c->files[r->file], id, i,
-						false, slot + at,
-						r->plan.rmw_off[i],
-						r->plan.rmw_len[i],
-						slot_buf_index(c, r->slot)));
-	}
-	if (!r->pending)
-		finish(c, id);
-}
-
-/* ---- accepting requests -------------------------------------------- */
-
-static void count_kind(struct fiob_core *c, const struct fiob_req *r)
-{
-	if (r->op == FIOB_OP_FSYNC || r->op == FIOB_OP_FDATASYNC) {
-		c->stats.syncs++;
-		return;
-	}
-	switch (r->plan.kind) {
-	case FIOB_KIND_PASS:
-		c->stats.passthrough++;
-		break;
-	case FIOB_KIND_MEM:
-		c->stats.mem_bounced++;
-		break;
-	default:
-		if (r->op == FIOB_OP_WRITE)
-			c->stats.rmw_writes++;
-		else
-			c->stats.window_reads++;
-	}
-}
-
-/*
- * The range a request claims in the overlap table. A window write that runs
- * past a regular file's end claims everything from its window on: it is cut
- * back to the user's end afterwards, and nothing may write beyond it (or
- * read the not-yet-cut tail) meanwhile.
- */
-static enum fiob_ovl_type claim(struct fiob_core *c, struct fiob_req *r,
-				uint64_t *start, uint64_t *end)
-{
-	const struct fiob_file *f = &c->files[r->file];
-
-	*start = r->plan.win_off;
-	*end = r->plan.win_off + r->plan.win_len;
-	r->eof_excl = 0;
-	if (r->op == FIOB_OP_READ)
-		return FIOB_OVL_READ;
-	if (r->plan.kind != FIOB_KIND_WINDOW)
-		return FIOB_OVL_WRITE;
-	if (f->regular && *end > f->size) {
-		r->eof_excl = 1;
-		*end = UINT64_MAX;
-	}
-	return FIOB_OVL_EXCL;
-}
-
-/*
- * The fast path: aligned I/O, and I/O whose only flaw is its memory. One
- * transfer, no planning, nothing to wait for: every I/O of an aligned or
- * iomem_align job comes here, so it does only what such an I/O needs.
- */
-static inline int queue_direct(struct fiob_core *c, struct fiob_req *r,
-			       uint32_t id, const struct fiob_file *f,
-			       enum fiob_kind kind)
-{
-	bool write = r->op == FIOB_OP_WRITE;
-	void *addr = r->buf;
-	int buf_index = c->p.ring.fixedbufs ? (int)id : -1;
-
-	r->plan.kind = kind;
-	r->plan.head = 0;
-	r->plan.nr_rmw = 0;
-	r->plan.win_off = r->off;
-	r->plan.win_len = r->len;
-	r->eof_excl = 0;
-	if (kind == FIOB_KIND_MEM) {
-		if (r->len > c->slots.size)
-			return -E2BIG;
-		r->slot = fiob_slots_get(&c->slots);
-		if (r->slot < 0) {
-			c->stats.ring_empty++;
-			return FIOB_BUSY;
-		}
-		addr = fiob_slot_addr(&c->slots, r->slot);
-		buf_index = slot_buf_index(c, r->slot);
-		if (write)
-			copy_in(c, r);
-		c->stats.mem_bounced++;
-	} else {
-		c->stats.passthrough++;
-	}
-	/* Writes stay visible to a later RMW write; reads need no entry. */
-	if (write)
-		fiob_ovl_acquire(&c->ovl, id, r->file, r->off, r->off + r->len,
-				 FIOB_OVL_WRITE);
-	c->nr_busy++;
-	r->phase = PH_IO;
-	sqe_prepared(c, id, fiob_uring_prep_rw(c, f, id, 0, write, addr,
-					      r->off, (uint32_t)r->len,
-					      buf_index));
-	if (!r->pending)
-		finish(c, id);
-	return FIOB_QUEUED;
-}
-
-int fiob_core_queue(struct fiob_core *c, uint32_t id, void *owner,
-		    uint32_t file, enum fiob_op op, void *buf, uint64_t off,
-		    uint64_t len)
-{
-	struct fiob_req *r = &c->reqs[id];
-	const struct fiob_file *f = &c->files[file];
-	enum fiob_ovl_type type;
-	uint64_t start_off, end_off;
-	enum fiob_kind kind = FIOB_KIND_PASS;
-
-	r->owner = owner;
-	r->file = file;
-	r->op = (uint8_t)op;
-	r->buf = buf;
-	r->off = off;
-	r->len = len;
-	r->done = 0;
-	r->err = 0;
-	r->pending = 0;
-	if (op == FIOB_OP_READ || op == FIOB_OP_WRITE) {
-		kind = fiob_classify(&f->align, c->p.mode, off, len,
-				     (uintptr_t)buf);
-		if (kind != FIOB_KIND_WINDOW && !fiob_ovl_busy(&c->ovl))
-			return queue_direct(c, r, id, f, kind);
-	}
-	fiob_plan(&r->plan, &f->align, kind, off, len, op == FIOB_OP_WRITE);
-
-	if (kind != FIOB_KIND_PASS) {
-		if (!c->slots.nr || r->plan.win_len > c->slots.size)
-			return -E2BIG;
-		r->slot = fiob_slots_get(&c->slots);
-		if (r->slot < 0) {
-			c->stats.ring_empty++;
-			return FIOB_BUSY;
-		}
-	}
-	count_kind(c, r);
-	c->nr_busy++;
-	if (op == FIOB_OP_FSYNC || op == FIOB_OP_FDATASYNC) {
-		start(c, id);
-		return FIOB_QUEUED;
-	}
-	type = claim(c, r, &start_off, &end_off);
-	if (!fiob_ovl_acquire(&c->ovl, id, file, start_off, end_off, type)) {
-		r->phase = PH_WAIT;
-		c->stats.waits++;
-		return FIOB_QUEUED;
-	}
-	start(c, id);
-	return FIOB_QUEUED;
-}
-
-/* ---- completions --------------------------------------------------- */
-
-/* Whoever waited for a range that was released may go now, in order. */
-static void start_ready(struct fiob_core *c)
-{
-	int w;
-
-	while ((w = fiob_ovl_pop_ready(&c->ovl)) >= 0)
-		start(c, (uint32_t)w);
-}
-
-static void finish(struct fiob_core *c, uint32_t id)
-{
-	struct fiob_req *r = &c->reqs[id];
-
-	r->phase = PH_IDLE;
-	if (r->slot >= 0) {
-		fiob_slots_put(&c->slots, r->slot);
-		r->slot = -1;
-	}
-	c->done_q[(c->done_head + c->done_nr) & c->done_mask] = id;
-	c->done_nr++;
-	fiob_ovl_release(&c->ovl, id);
-	start_ready(c);
-}
-
-/*
- * A partial block read came back short. Past the end of a regular file that
- * is what a buffered write would see as zeros; anywhere else it is an error,
- * because writing the window back would put garbage on the neighbours.
- */
-static int fix_short_rmw(struct fiob_core *c, struct fiob_req *r,
-			 unsigned int i)
-{
-	const struct fiob_file *f = &c->files[r->file];
-	uint64_t got_end = r->plan.rmw_off[i] + r->rmw_got[i];
-	char *slot = fiob_slot_addr(&c->slots, r->slot);
-
-	if (r->rmw_got[i] == r->plan.rmw_len[i])
-		return 0;
-	if (!f->regular || got_end < f->size)
-		return -EIO;
-	memset(slot + (got_end - r->plan.win_off), 0,
-	       r->plan.rmw_len[i] - r->rmw_got[i]);
-	return 0;
-}
-
-static void rmw_read_done(struct fiob_core *c, uint32_t id, unsigned int tag,
-			  int res)
-{
-	struct fiob_req *r = &c->reqs[id];
-	unsigned int i;
-
-	if (res < 0) {
-		if (!r->err)
-			r->err = res;
-	} else {
-		r->rmw_got[tag] = (uint32_t)res;
-	}
-	if (--r->pending)
-		return;
-	for (i = 0; i < r->plan.nr_rmw && !r->err; i++)
-		r->err = fix_short_rmw(c, r, i);
-	if (r->err) {
-		/* A failed RMW read writes nothing. */
-		finish(c, id);
-		return;
-	}
-	copy_in(c, r);
-	prep_main(c, id);
-}
-
-/* A window write that ran past EOF: cut the file back to the user's end. */
-static void trim_eof(struct fiob_core *c, struct fiob_req *r, uint64_t res)
-{
-	struct fiob_file *f = &c->files[r->file];
-	uint64_t want = r->off + r->done;
-
-	if (want < f->size)
-		want = f->size;
-	if (r->plan.win_off + res > want) {
-		if (ftruncate(f->fd, (off_t)want) < 0 && !r->err)
-			r->err = -errno;
-		c->stats.eof_trims++;
-	}
-}
-
-static void main_done(struct fiob_core *c, uint32_t id, int res)
-{
-	struct fiob_req *r = &c->reqs[id];
-	struct fiob_file *f = &c->files[r->file];
-
-	r->pending = 0;
-	if (res < 0) {
-		r->err = res;
-		finish(c, id);
-		return;
-	}
-	if (r->op == FIOB_OP_FSYNC || r->op == FIOB_OP_FDATASYNC) {
-		r->done = r->len;
-		finish(c, id);
-		return;
-	}
-	r->done = fiob_user_bytes(&r->plan, r->len, (uint64_t)res);
-	if (r->done < r->len)
-		c->stats.short_done++;
-	if (r->op == FIOB_OP_READ && r->plan.kind != FIOB_KIND_PASS && r->done) {
-		char *slot = fiob_slot_addr(&c->slots, r->slot);
-
-		fiob_copy(r->buf, slot + r->plan.head, r->done);
-		c->stats.bytes_copied += r->done;
-	}
-	if (r->op == FIOB_OP_WRITE && f->regular) {
-		if (r->eof_excl)
-			trim_eof(c, r, (uint64_t)res);
-		if (r->off + r->done > f->size)
-			f->size = r->off + r->done;
-	}
-	finish(c, id);
-}
-
-/*
- * The fast path's other half, for a single-transfer I/O however it was
- * queued: no window to map back, no EOF fix-up.
- */
-static inline void direct_done(struct fiob_core *c, struct fiob_req *r,
-			       uint32_t id, int res)
-{
-	r->pending = 0;
-	if (res < 0) {
-		r->err = res;
-	} else {
-		r->done = (uint64_t)res < r->len ? (uint64_t)res : r->len;
-		if (r->done < r->len)
-			c->stats.short_done++;
-		if (r->op == FIOB_OP_WRITE) {
-			struct fiob_file *f = &c->files[r->file];
-
-			if (f->regular && r->off + r->done > f->size)
-				f->size = r->off + r->done;
-		} else if (r->slot >= 0 && r->done) {
-			fiob_copy(r->buf, fiob_slot_addr(&c->slots, r->slot),
-				  r->done);
-			c->stats.bytes_copied += r->done;
-		}
-	}
-	if (r->slot >= 0) {
-		fiob_slots_put(&c->slots, r->slot);
-		r->slot = -1;
-	}
-	r->phase = PH_IDLE;
-	c->done_q[(c->done_head + c->done_nr) & c->done_mask] = id;
-	c->done_nr++;
-	fiob_ovl_release(&c->ovl, id);
-	if (c->ovl.nr_waiting)
-		start_ready(c);
-}
-
-static void handle_cqe(struct fiob_core *c, uint64_t data, int res)
-{
-	uint32_t id = (uint32_t)(data >> FIOB_TAG_BITS);
-	struct fiob_req *r = &c->reqs[id];
-
-	if (r->plan.kind != FIOB_KIND_WINDOW && r->op <= FIOB_OP_WRITE) {
-		direct_done(c, r, id, res);
-		return;
-	}
-	if (r->phase == PH_RMW)
-		rmw_read_done(c, id, (unsigned int)(data & FIOB_TAG_MASK), res);
-	else
-		main_done(c, id, res);
-}
-
 static unsigned int process_cqes(struct fiob_core *c)
 {
 	struct io_uring_cqe *cqe;
 	unsigned int head, n = 0;
 
 	io_uring_for_each_cqe(&c->ring, head, cqe) {
-		handle_cqe(c, cqe->user_data, cqe->res);
+		fiob_req_complete(c, cqe->user_data, cqe->res);
 		n++;
 	}
 	io_uring_cq_advance(&c->ring, n);
@@ -630,4 +208,20 @@ int fiob_core_drain(struct fiob_core *c)
 	if (c->done_nr >= c->nr_busy)
 		return 0;
 	return wait_done(c, c->nr_busy);
+}
+
+uint32_t fiob_core_uncollected_failures(const struct fiob_core *c, int *err)
+{
+	uint32_t i, failed = 0;
+
+	for (i = c->returned; i < c->done_nr; i++) {
+		const struct fiob_req *r =
+			&c->reqs[c->done_q[(c->done_head + i) & c->done_mask]];
+
+		if (r->err) {
+			failed++;
+			*err = r->err;
+		}
+	}
+	return failed;
 }

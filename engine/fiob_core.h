@@ -164,6 +164,9 @@ static inline uint32_t fiob_core_uncollected(const struct fiob_core *c)
 	return c->done_nr - c->returned;
 }
 
+/* How many uncollected requests failed; @err gets the last error. */
+uint32_t fiob_core_uncollected_failures(const struct fiob_core *c, int *err);
+
 /* No request is anywhere in the engine (not queued, waiting or flying). */
 static inline bool fiob_core_idle(const struct fiob_core *c)
 {

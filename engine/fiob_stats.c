@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <sys/file.h>
 #include <unistd.h>
 
@@ -106,6 +107,18 @@ int fiob_stats_json(char *buf, size_t len, const struct fiob_stats_ctx *ctx,
 #undef X
 	put(&o, "}}\n");
 	return (int)o.pos;
+}
+
+char *fiob_stats_render(fiob_stats_render_fn fn,
+			const struct fiob_stats_ctx *ctx,
+			const struct fiob_stats *s)
+{
+	int len = fn(NULL, 0, ctx, s);
+	char *buf = len >= 0 ? malloc((size_t)len + 1) : NULL;
+
+	if (buf)
+		fn(buf, (size_t)len + 1, ctx, s);
+	return buf;
 }
 
 int fiob_stats_append(const char *path, const char *buf, size_t len)

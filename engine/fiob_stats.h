@@ -48,6 +48,14 @@ int fiob_stats_line(char *buf, size_t len, const struct fiob_stats_ctx *ctx,
 int fiob_stats_json(char *buf, size_t len, const struct fiob_stats_ctx *ctx,
 		    const struct fiob_stats *s);
 
+/* A renderer above, into a malloc()ed buffer of exactly the size it needs. */
+typedef int (*fiob_stats_render_fn)(char *, size_t,
+				    const struct fiob_stats_ctx *,
+				    const struct fiob_stats *);
+char *fiob_stats_render(fiob_stats_render_fn fn,
+			const struct fiob_stats_ctx *ctx,
+			const struct fiob_stats *s);
+
 /*
  * Append @len bytes to @path in one locked write, so jobs in other processes
  * appending to the same file never interleave. Returns 0 or -errno.

@@ -50,7 +50,7 @@ def hits(log, tags, start, end):
             int(ln[1]) < end and start < int(ln[1]) + int(ln[2])]
 
 
-def run_fio(ctx, args, **kw):
+def run_job(ctx, args, **kw):
     """fio() where a hang is a test failure with a clear message."""
     try:
         return fio(ctx, args, timeout=FIO_TIMEOUT, **kw)
@@ -97,7 +97,7 @@ def _rmw_read_fault(off, length, fail_blocks):
         for b in fail_blocks:
             disk.ctl(f'fail_read {b * BLK} {(b + 1) * BLK}')
         mark = len(disk.log())
-        r = run_fio(ctx, one_write(disk.dev, off, length))
+        r = run_job(ctx, one_write(disk.dev, off, length))
         expect_error(r, EIO, 'a write whose RMW read failed')
         c = r.counters()
         check(c.get('rmw_writes') == 1 and c.get('rmw_reads', 0) >= 1,
@@ -138,7 +138,7 @@ def rmw_read_eio_with_waiters(ctx):
     start, end = blk * BLK, (blk + 1) * BLK
     disk.ctl(f'fail_read {start} {end}')
     mark = len(disk.log())
-    r = run_fio(ctx, [f'filename={disk.dev}', 'direct=1', 'rw=write',
+    r = run_job(ctx, [f'filename={disk.dev}', 'direct=1', 'rw=write',
                       'bs=1000', f'size={FILL - 1000}', 'iodepth=8'])
     expect_error(r, EIO, 'writes over a block whose reads fail')
     c = r.counters()
@@ -163,7 +163,7 @@ def rmw_window_write_eio(ctx):
     start, end = blk * BLK, (blk + 1) * BLK
     disk.ctl(f'fail_write {start} {end}')
     mark = len(disk.log())
-    r = run_fio(ctx, one_write(disk.dev, start + 300, 1000))
+    r = run_job(ctx, one_write(disk.dev, start + 300, 1000))
     expect_error(r, EIO, 'a write whose window write failed')
     c = r.counters()
     check(c.get('rmw_writes') == 1 and c.get('rmw_reads') == 1,
@@ -189,7 +189,7 @@ def _enospc(bs, bounced):
         with open(path, 'wb') as f:
             f.truncate(8 << 20)
         dev = targets.attach(ctx, path, 4096)
-        r = run_fio(ctx, [f'filename={dev}', 'direct=1', 'rw=write',
+        r = run_job(ctx, [f'filename={dev}', 'direct=1', 'rw=write',
                           f'bs={bs}', 'size=8M', 'iodepth=4'])
         expect_error(r, ENOSPC, f'bs={bs} writes past the space')
         check('No space left on device' in r.err,
@@ -244,7 +244,7 @@ def device_vanishes(ctx):
 
     th = threading.Thread(target=killer, daemon=True)
     th.start()
-    r = run_fio(ctx, [f'filename={disk.dev}', 'direct=1', 'rw=randwrite',
+    r = run_job(ctx, [f'filename={disk.dev}', 'direct=1', 'rw=randwrite',
                       'bs=1000', 'iodepth=16', 'verify=crc32c',
                       'verify_backlog=64', 'time_based', 'runtime=40'])
     th.join(10)
@@ -312,7 +312,7 @@ def device_hangs_then_dies(ctx):
 
     th = threading.Thread(target=killer, daemon=True)
     th.start()
-    r = run_fio(ctx, [f'filename={disk.dev}', 'direct=1', 'rw=randwrite',
+    r = run_job(ctx, [f'filename={disk.dev}', 'direct=1', 'rw=randwrite',
                       'bs=1000', 'iodepth=16', 'verify=crc32c',
                       'verify_backlog=64', 'time_based', 'runtime=40'])
     th.join(10)
@@ -336,7 +336,7 @@ def device_stall_then_resume_verifies(ctx):
 
     th = threading.Thread(target=staller, daemon=True)
     th.start()
-    r = run_fio(ctx, [f'filename={disk.dev}', 'direct=1', 'rw=randwrite',
+    r = run_job(ctx, [f'filename={disk.dev}', 'direct=1', 'rw=randwrite',
                       'bs=1000', 'size=4M', 'iodepth=16', 'verify=crc32c',
                       'verify_fatal=1'])
     th.join(10)

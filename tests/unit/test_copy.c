@@ -6,7 +6,9 @@
  * "read" = src page-aligned, dst at +off (device data into the user buffer);
  * "write" = src at +off, dst page-aligned (user data into a bounce buffer).
  */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <setjmp.h>
 #include <signal.h>
 #include <stdint.h>
