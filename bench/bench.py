@@ -417,7 +417,8 @@ def cpu_model():
 def copy_impl(ctx):
     """The copy routine fio-bounce picked, from its --debug=io line (fio
     writes debug output to --output, with the report)."""
-    opts = fio_options(ctx, WORKLOADS[0], 'bounce')
+    wl = next(w for w in WORKLOADS if w.group != 'control')
+    opts = fio_options(ctx, wl, 'bounce')
     opts |= {'time_based': 0, 'ramp_time': 0, 'size': '4k'}
     out = ctx.tmp / 'probe.txt'
     run_fio(opts, out, extra=['--debug=io'])
