@@ -11,6 +11,7 @@
 #ifndef FIOB_TEST_H
 #define FIOB_TEST_H
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,6 +59,15 @@ extern struct fiob_test_state fiob_test;
 		fiob_test.failed_case = -1;				\
 		return;							\
 	} while (0)
+
+/* xorshift64: a seeded, repeatable stream for generated cases. */
+static inline uint64_t ft_rand(uint64_t *state)
+{
+	*state ^= *state << 13;
+	*state ^= *state >> 7;
+	*state ^= *state << 17;
+	return *state;
+}
 
 typedef void (*fiob_test_fn)(void);
 

@@ -62,10 +62,7 @@ static uint64_t rng = 0x5851f42d4c957f2dull;
 
 static uint64_t rnd(void)
 {
-	rng ^= rng << 13;
-	rng ^= rng >> 7;
-	rng ^= rng << 17;
-	return rng;
+	return ft_rand(&rng);
 }
 
 static int __attribute__((format(printf, 1, 2))) err(const char *fmt, ...)

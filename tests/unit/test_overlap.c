@@ -19,10 +19,7 @@ static uint64_t rng = 0x0123456789abcdefull;
 
 static uint64_t rnd(void)
 {
-	rng ^= rng << 13;
-	rng ^= rng >> 7;
-	rng ^= rng << 17;
-	return rng;
+	return ft_rand(&rng);
 }
 
 enum { M_IDLE, M_ACTIVE, M_WAITING, M_READING };	/* READING: a read running */
