@@ -62,30 +62,10 @@ static bool conflicts_waiting(const struct fiob_ovl *t,
 	return false;
 }
 
-static void activate(struct fiob_ovl *t, struct fiob_ovl_entry *e)
-{
-	/* Reads never block anyone, so they need not stay in the table. */
-	if (e->type == FIOB_OVL_READ) {
-		e->state = FIOB_OVL_IDLE;
-		return;
-	}
-	e->state = FIOB_OVL_ACTIVE;
-	t->nr_active++;
-	if (e->type == FIOB_OVL_EXCL)
-		t->nr_active_excl++;
-}
-
-bool fiob_ovl_acquire_slow(struct fiob_ovl *t, uint32_t id, uint32_t file,
-			   uint64_t start, uint64_t end,
-			   enum fiob_ovl_type type)
+/* @id's entry is filled in and may conflict: check, then start or queue. */
+bool fiob_ovl_acquire_slow(struct fiob_ovl *t, uint32_t id)
 {
 	struct fiob_ovl_entry *e = &t->e[id];
-
-	e->file = file;
-	e->start = start;
-	e->end = end;
-	e->type = type;
-	e->next = -1;
 
 	if (conflicts_in_flight(t, e) || conflicts_waiting(t, e, -1)) {
 		e->state = FIOB_OVL_WAITING;
@@ -97,7 +77,7 @@ bool fiob_ovl_acquire_slow(struct fiob_ovl *t, uint32_t id, uint32_t file,
 		t->nr_waiting++;
 		return false;
 	}
-	activate(t, e);
+	fiob_ovl_activate(t, e);
 	return true;
 }
 
@@ -118,7 +98,7 @@ int fiob_ovl_pop_ready_slow(struct fiob_ovl *t)
 			t->wait_tail = prev;
 		e->next = -1;
 		t->nr_waiting--;
-		activate(t, e);
+		fiob_ovl_activate(t, e);
 		return w;
 	}
 	return -1;

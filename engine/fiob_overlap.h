@@ -61,10 +61,22 @@ static inline bool fiob_ovl_busy(const struct fiob_ovl *t)
 	return t->nr_active_excl || t->nr_waiting;
 }
 
-bool fiob_ovl_acquire_slow(struct fiob_ovl *t, uint32_t id, uint32_t file,
-			   uint64_t start, uint64_t end,
-			   enum fiob_ovl_type type);
+bool fiob_ovl_acquire_slow(struct fiob_ovl *t, uint32_t id);
 int fiob_ovl_pop_ready_slow(struct fiob_ovl *t);
+
+/* Mark @e in flight. Reads never block anyone: they need not stay. */
+static inline void fiob_ovl_activate(struct fiob_ovl *t,
+				     struct fiob_ovl_entry *e)
+{
+	if (e->type == FIOB_OVL_READ) {
+		e->state = FIOB_OVL_IDLE;
+		return;
+	}
+	e->state = FIOB_OVL_ACTIVE;
+	t->nr_active++;
+	if (e->type == FIOB_OVL_EXCL)
+		t->nr_active_excl++;
+}
 
 /*
  * Request @id wants [start, end) of @file. Returns true if it may start now
@@ -79,17 +91,14 @@ static inline bool fiob_ovl_acquire(struct fiob_ovl *t, uint32_t id,
 {
 	struct fiob_ovl_entry *e = &t->e[id];
 
+	e->file = file;
+	e->start = start;
+	e->end = end;
+	e->type = type;
+	e->next = -1;
 	if (type == FIOB_OVL_EXCL || fiob_ovl_busy(t))
-		return fiob_ovl_acquire_slow(t, id, file, start, end, type);
-	if (type == FIOB_OVL_WRITE) {
-		/* A later RMW write must see it. */
-		e->file = file;
-		e->start = start;
-		e->end = end;
-		e->type = type;
-		e->state = FIOB_OVL_ACTIVE;
-		t->nr_active++;
-	}
+		return fiob_ovl_acquire_slow(t, id);
+	fiob_ovl_activate(t, e);
 	return true;
 }
 

@@ -267,6 +267,15 @@ int fiob_core_queue(struct fiob_core *c, uint32_t id, void *owner,
 
 /* ---- completions --------------------------------------------------- */
 
+/* A write moved r->done bytes: a regular file may have grown. */
+static void note_written(struct fiob_core *c, const struct fiob_req *r)
+{
+	struct fiob_file *f = &c->files[r->file];
+
+	if (f->regular && r->off + r->done > f->size)
+		f->size = r->off + r->done;
+}
+
 /* Whoever waited for a range that was released may go now, in order. */
 static void start_ready(struct fiob_core *c)
 {
@@ -377,11 +386,10 @@ static void main_done(struct fiob_core *c, uint32_t id, int res)
 		fiob_copy(r->buf, slot + r->plan.head, r->done);
 		c->stats.bytes_copied += r->done;
 	}
-	if (r->op == FIOB_OP_WRITE && f->regular) {
-		if (r->eof_excl)
+	if (r->op == FIOB_OP_WRITE) {
+		if (r->eof_excl && f->regular)
 			trim_eof(c, r, (uint64_t)res);
-		if (r->off + r->done > f->size)
-			f->size = r->off + r->done;
+		note_written(c, r);
 	}
 	finish(c, id);
 }
@@ -401,26 +409,14 @@ static inline void direct_done(struct fiob_core *c, struct fiob_req *r,
 		if (r->done < r->len)
 			c->stats.short_done++;
 		if (r->op == FIOB_OP_WRITE) {
-			struct fiob_file *f = &c->files[r->file];
-
-			if (f->regular && r->off + r->done > f->size)
-				f->size = r->off + r->done;
+			note_written(c, r);
 		} else if (r->slot >= 0 && r->done) {
 			fiob_copy(r->buf, fiob_slot_addr(&c->slots, r->slot),
 				  r->done);
 			c->stats.bytes_copied += r->done;
 		}
 	}
-	if (r->slot >= 0) {
-		fiob_slots_put(&c->slots, r->slot);
-		r->slot = -1;
-	}
-	r->phase = PH_IDLE;
-	c->done_q[(c->done_head + c->done_nr) & c->done_mask] = id;
-	c->done_nr++;
-	fiob_ovl_release(&c->ovl, id);
-	if (c->ovl.nr_waiting)
-		start_ready(c);
+	finish(c, id);
 }
 
 void fiob_req_complete(struct fiob_core *c, uint64_t data, int res)

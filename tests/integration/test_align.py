@@ -148,36 +148,32 @@ def bounce_align_8192_on_loop512(ctx):
           f'{r0.counters()}')
 
 
-@test('bounce_align=512 on a 4096-byte-sector device is refused with a '
-      'message naming the value and the 4096 bytes it needs, and nothing is '
-      'written', timeout=60)
-def bounce_align_below_device_refused(ctx):
-    dev = targets.loop(ctx, 4096, 16 << 20)
-    r = fio(ctx, [f'filename={dev}', 'direct=1', 'rw=write', 'bs=4k',
-                  'size=1M', 'bounce_align=512'])
-    check(r.rc != 0, f'bounce_align=512 was accepted: {r.describe()}')
-    msg = [ln for ln in r.err.splitlines() if 'bounce_align=512' in ln]
-    check(msg and '4096' in msg[0] and dev in msg[0],
-          f'no clear refusal naming bounce_align=512, 4096 and {dev}: '
-          f'{r.describe()}')
-    with open(dev, 'rb') as f:
-        check(f.read(1 << 20) == bytes(1 << 20), 'the refused job wrote data')
+def _override_below_device(opt, needed):
+    """@opt is below what a loop4k device needs: refused, naming the value,
+    the @needed bytes and the device, and nothing is written."""
+    def fn(ctx):
+        dev = targets.loop(ctx, 4096, 16 << 20)
+        r = fio(ctx, [f'filename={dev}', 'direct=1', 'rw=write', 'bs=4k',
+                      'size=1M', opt])
+        check(r.rc != 0, f'{opt} was accepted: {r.describe()}')
+        msg = [ln for ln in r.err.splitlines() if opt in ln]
+        check(msg and str(needed) in msg[0] and dev in msg[0],
+              f'no clear refusal naming {opt}, {needed} and {dev}: '
+              f'{r.describe()}')
+        with open(dev, 'rb') as f:
+            check(f.read(1 << 20) == bytes(1 << 20),
+                  'the refused job wrote data')
+    return fn
 
 
-@test('bounce_mem_align=256 on a device whose DMA alignment is 512 is '
-      'refused with a message naming the value and the 512 bytes it needs',
-      timeout=60)
-def bounce_mem_align_below_device_refused(ctx):
-    dev = targets.loop(ctx, 4096, 16 << 20)
-    r = fio(ctx, [f'filename={dev}', 'direct=1', 'rw=write', 'bs=4k',
-                  'size=1M', 'bounce_mem_align=256'])
-    check(r.rc != 0, f'bounce_mem_align=256 was accepted: {r.describe()}')
-    msg = [ln for ln in r.err.splitlines() if 'bounce_mem_align=256' in ln]
-    check(msg and '512' in msg[0] and dev in msg[0],
-          f'no clear refusal naming bounce_mem_align=256, 512 and {dev}: '
-          f'{r.describe()}')
-    with open(dev, 'rb') as f:
-        check(f.read(1 << 20) == bytes(1 << 20), 'the refused job wrote data')
+test('bounce_align=512 on a 4096-byte-sector device is refused with a '
+     'message naming the value and the 4096 bytes it needs, and nothing is '
+     'written', timeout=60, name='bounce_align_below_device_refused')(
+    _override_below_device('bounce_align=512', 4096))
+test('bounce_mem_align=256 on a device whose DMA alignment is 512 is '
+     'refused with a message naming the value and the 512 bytes it needs',
+     timeout=60, name='bounce_mem_align_below_device_refused')(
+    _override_below_device('bounce_mem_align=256', 512))
 
 
 @test('bounce_mem_align=4096 with iomem_align=512 on a 4Kn device bounces '

@@ -88,6 +88,16 @@ def one_write(dev, off, length):
             f'offset={off}', f'size={length}', 'iodepth=1']
 
 
+def check_untouched(disk, pattern, start, end, log, kinds, why):
+    """No write of @kinds in @log touched [start, end), and once the faults
+    are cleared the device still holds @pattern there."""
+    writes = hits(log, kinds, start, end)
+    check(not writes, f'[{start}, {end}) was written {why}: {writes}')
+    disk.ctl('clear')
+    check(dio_read(disk.dev, start, end - start) == pattern[start:end],
+          f'[{start}, {end}) changed {why}')
+
+
 def _rmw_read_fault(off, length, fail_blocks):
     """One misaligned write at @off; reads of @fail_blocks fail."""
     def fn(ctx):
@@ -107,14 +117,8 @@ def _rmw_read_fault(off, length, fail_blocks):
                      (fail_blocks[-1] + 1) * BLK)
         check(rfail, f'no RFAIL in the failed block(s): the injected fault '
               f'was never hit; log since the job started: {log}')
-        writes = hits(log, ('W', 'WFAIL'), win_start, win_end)
-        check(not writes, f'the failed RMW still wrote its window '
-              f'[{win_start}, {win_end}): {writes}')
-        disk.ctl('clear')
-        check(dio_read(disk.dev, win_start, win_end - win_start) ==
-              pattern[win_start:win_end],
-              f'the window [{win_start}, {win_end}) changed after a failed '
-              f'RMW read')
+        check_untouched(disk, pattern, win_start, win_end, log,
+                        ('W', 'WFAIL'), 'after a failed RMW read')
     return fn
 
 
@@ -146,12 +150,8 @@ def rmw_read_eio_with_waiters(ctx):
     log = disk.log()[mark:]
     check(hits(log, ('RFAIL',), start, end), f'block {blk} was never read: '
           f'{log}')
-    writes = hits(log, ('W', 'WFAIL'), start, end)
-    check(not writes, f'block {blk} was written although no RMW could read '
-          f'it: {writes}')
-    disk.ctl('clear')
-    check(dio_read(disk.dev, start, BLK) == pattern[start:end],
-          f'block {blk} changed')
+    check_untouched(disk, pattern, start, end, log, ('W', 'WFAIL'),
+                    'although no RMW could read it')
 
 
 @test('a misaligned write whose window write fails with EIO (its RMW read '
@@ -172,11 +172,8 @@ def rmw_window_write_eio(ctx):
     check(hits(log, ('WFAIL',), start, end),
           f'no WFAIL in block {blk}: the window write never reached the '
           f'device; log: {log}')
-    check(not hits(log, ('W',), start, end),
-          f'block {blk} was written although its write failed: {log}')
-    disk.ctl('clear')
-    check(dio_read(disk.dev, start, BLK) == pattern[start:end],
-          f'block {blk} changed after a failed window write')
+    check_untouched(disk, pattern, start, end, log, ('W',),
+                    'although its window write failed')
 
 
 def _enospc(bs, bounced):
