@@ -308,6 +308,7 @@ static void fiob_report(struct thread_data *td)
 		.mode = fiob_mode_names[o->bounce],
 		.nr_slots = fd->core.slots.nr,
 		.slot_size = fd->core.slots.size,
+		.slots_registered = fd->core.slot_buf_base >= 0,
 		.files = fd->stat_files,
 		.nr_files = fd->nr_files,
 	};
@@ -458,9 +459,12 @@ static int fiob_post_init(struct thread_data *td)
 		return 1;
 	}
 	fd->core_up = true;
-	dprint(FD_IO, "fio-bounce: mode=%s slots=%u slot_size=%zu copy=%s\n",
-	       fiob_mode_names[o->bounce], fd->core.slots.nr,
-	       fd->core.slots.size, fiob_copy_impl());
+	dprint(FD_IO, "fio-bounce: mode=%s slots=%u slot_size=%zu "
+	       "registered=%s copy=%s\n", fiob_mode_names[o->bounce],
+	       fd->core.slots.nr, fd->core.slots.size,
+	       fd->core.slot_buf_base >= 0 ? "yes" :
+	       fd->core.slots_reg_err ? strerror(-fd->core.slots_reg_err) :
+	       "no", fiob_copy_impl());
 	if (o->registerfiles && fiob_register_files(td))
 		return 1;
 	return 0;

@@ -53,12 +53,27 @@ int fiob_core_init(struct fiob_core *c, const struct fiob_core_params *p)
 	c->ring_up = true;
 	/* A kernel without sparse tables just names files by descriptor. */
 	c->file_table = !io_uring_register_files_sparse(&c->ring, p->nr_files);
+	c->slot_buf_base = -1;
 	if (p->ring.fixedbufs) {
 		c->err_what = "fixedbufs (io_uring_register_buffers)";
 		ret = fiob_uring_register_bufs(&c->ring, p->user_bufs,
 					       p->depth, &c->slots);
 		if (ret)
 			goto err;
+		c->slot_buf_base = (int)p->depth;
+	} else if (c->slots.nr) {
+		/*
+		 * The slots are the engine's own for the whole job, so they
+		 * are registered whatever fixedbufs says: otherwise the kernel
+		 * pins and unpins a slot's pages on every bounced I/O, which
+		 * costs more than the copy. Best effort: registered pages
+		 * count against RLIMIT_MEMLOCK (without CAP_IPC_LOCK), and a
+		 * refusal only means plain READ/WRITE on the slots.
+		 */
+		c->slots_reg_err = fiob_uring_register_bufs(&c->ring, NULL, 0,
+							    &c->slots);
+		if (!c->slots_reg_err)
+			c->slot_buf_base = 0;
 	}
 	c->err_what = NULL;
 	return 0;

@@ -23,7 +23,7 @@ enum fiob_phase {
 
 static int slot_buf_index(const struct fiob_core *c, int32_t slot)
 {
-	return c->p.ring.fixedbufs ? (int)(c->p.depth + (uint32_t)slot) : -1;
+	return c->slot_buf_base >= 0 ? c->slot_buf_base + (int)slot : -1;
 }
 
 static void finish(struct fiob_core *c, uint32_t id);

@@ -87,8 +87,9 @@ int fiob_stats_json(char *buf, size_t len, const struct fiob_stats_ctx *ctx,
 	put_json_string(&o, ctx->job);
 	put(&o, ",\"mode\":");
 	put_json_string(&o, ctx->mode);
-	put(&o, ",\"slots\":%u,\"slot_size\":%" PRIu64 ",\"files\":[",
-	    ctx->nr_slots, ctx->slot_size);
+	put(&o, ",\"slots\":%u,\"slot_size\":%" PRIu64
+	    ",\"slots_registered\":%s,\"files\":[", ctx->nr_slots,
+	    ctx->slot_size, ctx->slots_registered ? "true" : "false");
 	for (i = 0; i < ctx->nr_files; i++) {
 		const struct fiob_stats_file *f = &ctx->files[i];
 

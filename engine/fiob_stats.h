@@ -5,6 +5,7 @@
 #ifndef FIOB_STATS_H
 #define FIOB_STATS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -36,6 +37,7 @@ struct fiob_stats_ctx {
 	const char *mode;
 	uint32_t nr_slots;
 	uint64_t slot_size;
+	bool slots_registered;	/* io_uring fixed buffers: no per-I/O pinning */
 	const struct fiob_stats_file *files;
 	uint32_t nr_files;
 };

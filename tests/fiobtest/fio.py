@@ -85,23 +85,27 @@ def check_sanitizers(err):
             raise Fail('engine leak: ' + block[:1500])
 
 
-def run_fio(ctx, cmd, engine='bounce', timeout=120, cwd=None, env=None):
+def run_fio(ctx, cmd, engine='bounce', timeout=120, cwd=None, env=None,
+            wrap=()):
     """Any fio command line, with the engine's environment and sanitizer
-    checks; fio's exit code is left to the caller."""
+    checks; fio's exit code is left to the caller. @wrap: a command that
+    runs fio (setpriv, prlimit ...)."""
     if engine not in STOCK and os.environ.get('FIOB_SANITIZE'):
         # Forked job processes end with _exit(): LeakSanitizer would never
         # look at the engine's memory. Threads end with fio itself.
         cmd = [cmd[0], '--thread', *cmd[1:]]
-    r = ctx.run(cmd, timeout=timeout, check_rc=False,
+    r = ctx.run([*wrap, *cmd], timeout=timeout, check_rc=False,
                 env=fio_env(engine, env), cwd=cwd or ctx.tmpdir())
     check_sanitizers(r.stderr)
     return r
 
 
-def _run(ctx, cmd, engine, fmt, timeout, stats_path, out_path, env=None):
+def _run(ctx, cmd, engine, fmt, timeout, stats_path, out_path, env=None,
+         wrap=()):
     # fio drops verify state files in its working directory: keep them out
     # of the tree.
-    r = run_fio(ctx, cmd, engine, timeout, os.path.dirname(out_path), env)
+    r = run_fio(ctx, cmd, engine, timeout, os.path.dirname(out_path), env,
+                wrap)
     report = None
     if fmt == 'json' and os.path.exists(out_path):
         with open(out_path) as f:
@@ -135,9 +139,10 @@ def _outputs(ctx, engine, fmt):
 
 
 def fio(ctx, args, engine='bounce', fmt='json', timeout=120, name='job',
-        env=None, stdout=False):
+        env=None, stdout=False, wrap=()):
     """One job from options like ['rw=randread', 'bs=4k', ...]. stdout=True
-    leaves fio's report on stdout, as a user sees it (fmt='normal')."""
+    leaves fio's report on stdout, as a user sees it (fmt='normal'); @wrap
+    is a command prefix that runs fio."""
     stats_path, out_path = _outputs(ctx, engine, fmt)
     cmd = ['fio', f'--output-format={fmt}', f'--name={name}',
            f'--ioengine={engine_arg(engine)}']
@@ -146,7 +151,8 @@ def fio(ctx, args, engine='bounce', fmt='json', timeout=120, name='job',
     if stats_path:
         cmd.append(f'--bounce_stats={stats_path}')
     cmd += [a if a.startswith('--') else '--' + a for a in args]
-    return _run(ctx, cmd, engine, fmt, timeout, stats_path, out_path, env)
+    return _run(ctx, cmd, engine, fmt, timeout, stats_path, out_path, env,
+                wrap)
 
 
 def fio_job(ctx, text, engine='bounce', fmt='json', timeout=120,

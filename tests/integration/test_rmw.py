@@ -15,12 +15,14 @@ Independent oracles used here:
    writes replayed from an fio iolog whose offsets, lengths and data
    (buffer_pattern) are all known; read back by a separate O_DIRECT reader.
 """
+import errno
 import mmap
 import os
 import random
 import re
 
-from fiobtest import Fail, Skip, check, expect_ok, fio, targets, test
+from fiobtest import (Fail, Skip, check, expect_error, expect_ok, fio,
+                      targets, test)
 
 SECTOR = 512
 DEV_SIZE = 16 << 20
@@ -372,12 +374,38 @@ class SubmitTrace:
         return counts
 
 
-def _fixed_job(ctx, trace, dev, extra, fixed=True):
+def _fixed_job(ctx, trace, dev, extra, fixed=True, wrap=()):
     args = [f'filename={dev}', 'direct=1', 'rw=randwrite', 'iodepth=16',
             'size=2M', 'verify=crc32c', 'randseed=11', *extra]
-    r = expect_ok(fio(ctx, args + (['fixedbufs'] if fixed else [])),
-                  f'{" ".join(extra)}{" fixedbufs" if fixed else ""}')
-    return r.counters(), trace.opcodes()
+    what = f'{" ".join(extra)}{" fixedbufs" if fixed else ""}'
+    r = expect_ok(fio(ctx, args + (['fixedbufs'] if fixed else []),
+                      wrap=wrap), what)
+    return r, trace.opcodes()
+
+
+# Aligned and misaligned writes in one job: pass-through and RMW both run.
+MIXED = ['bs=4096', 'blockalign=512', 'serialize_overlap=1']
+
+
+def _check_sqes(r, ops, what, fixed_user, fixed_slots):
+    """One SQE per counted transfer: each bounced transfer and RMW read on a
+    registered buffer iff @fixed_slots, each pass-through I/O iff
+    @fixed_user; the rest as plain READ/WRITE."""
+    c = r.counters()
+    bounced = (c['mem_bounced'] + c['window_reads'] + c['rmw_writes'] +
+               c['rmw_reads'])
+    fixed = ops.get('READ_FIXED', 0) + ops.get('WRITE_FIXED', 0)
+    plain = ops.get('READ', 0) + ops.get('WRITE', 0)
+    want_fixed = (bounced if fixed_slots else 0) + \
+        (c['passthrough'] if fixed_user else 0)
+    want_plain = bounced + c['passthrough'] - want_fixed
+    check((fixed, plain) == (want_fixed, want_plain),
+          f'{what}: submitted {fixed} fixed and {plain} plain reads/writes, '
+          f'want {want_fixed} and {want_plain} (counters {c}, opcodes {ops})')
+    check(r.stats and r.stats[0]['slots_registered'] == fixed_slots,
+          f'{what}: stats say slots_registered='
+          f'{r.stats[0]["slots_registered"] if r.stats else None}')
+    return c
 
 
 @test('fixedbufs with bounced I/O: bs=1000 (RMW), iomem_align=7 (memory '
@@ -388,24 +416,62 @@ def _fixed_job(ctx, trace, dev, extra, fixed=True):
 def fixedbufs_bounced(ctx):
     dev = targets.loop(ctx, 4096, DEV_SIZE)
     trace = SubmitTrace(ctx)
-    # Control: without fixedbufs the same job submits plain READ/WRITE, so
-    # the trace does tell the two apart.
-    c, ops = _fixed_job(ctx, trace, dev, ['bs=1000'], fixed=False)
-    check(ops.get('WRITE', 0) > 0 and not ops.get('WRITE_FIXED'),
-          f'control without fixedbufs: unexpected opcodes {ops}')
+    # Control: an aligned job without fixedbufs submits plain READ/WRITE
+    # (fio's buffers are registered only on request), so the trace does
+    # tell the two apart.
+    r, ops = _fixed_job(ctx, trace, dev, ['bs=4096'], fixed=False)
+    c = _check_sqes(r, ops, 'control: aligned, no fixedbufs', False, True)
+    check(c['passthrough'] > 0, f'control: nothing passed through: {c}')
     for extra, counter in ((['bs=1000'], 'rmw_writes'),
                            (['bs=4096', 'iomem_align=7'], 'mem_bounced'),
-                           (['bs=4096', 'blockalign=512',
-                             'serialize_overlap=1'], 'rmw_writes')):
-        c, ops = _fixed_job(ctx, trace, dev, extra)
+                           (MIXED, 'rmw_writes')):
+        r, ops = _fixed_job(ctx, trace, dev, extra)
+        c = _check_sqes(r, ops, f'{extra} fixedbufs', True, True)
         check(c[counter] > 0, f'{extra}: {counter} not counted: {c}')
-        plain = {k: v for k, v in ops.items() if k in ('READ', 'WRITE')}
-        check(not plain and ops.get('WRITE_FIXED', 0) > 0 and
-              ops.get('READ_FIXED', 0) > 0,
-              f'{extra} with fixedbufs submitted {ops}: bounced I/O did not '
-              f'use registered buffers')
         if 'blockalign=512' in extra:
             check(c['passthrough'] > 0, f'{extra}: no pass-through I/O: {c}')
+
+
+def _mixed_without_fixedbufs(ctx, registered, what, wrap=()):
+    """The mixed job without fixedbufs: one SQE per counted transfer, on
+    the slots' registered buffers iff @registered. Returns the device."""
+    dev = targets.loop(ctx, 4096, DEV_SIZE)
+    trace = SubmitTrace(ctx)
+    r, ops = _fixed_job(ctx, trace, dev, MIXED, fixed=False, wrap=wrap)
+    c = _check_sqes(r, ops, what, False, registered)
+    check(c['passthrough'] > 0 and c['rmw_writes'] > 0,
+          f'{what}: the job did not mix both paths: {c}')
+    return dev
+
+
+@test('without fixedbufs the bounce slots are still registered, once, at '
+      'init: a job mixing aligned and misaligned writes (blockalign=512) '
+      'passes verify with one READ_FIXED/WRITE_FIXED per bounced transfer '
+      'and RMW read, and plain READ/WRITE for its pass-through I/O, so no '
+      'bounced I/O has its pages pinned by the kernel', timeout=120)
+def slots_registered_without_fixedbufs(ctx):
+    _mixed_without_fixedbufs(ctx, True, 'mixed, no fixedbufs')
+
+
+# setpriv drops CAP_IPC_LOCK, so the kernel charges registered buffers to
+# RLIMIT_MEMLOCK, which prlimit sets below what 16 slots of 12 KiB need.
+NO_MEMLOCK = ('setpriv', '--bounding-set=-ipc_lock',
+              'prlimit', '--memlock=65536:65536')
+
+
+@test('when the kernel refuses to register the slots (RLIMIT_MEMLOCK of 64 '
+      'KiB without CAP_IPC_LOCK), the mixed job still passes verify on plain '
+      'READ/WRITE and its stats say slots_registered=false; fixedbufs=1, '
+      'which asks for registration, fails the job with ENOMEM instead',
+      timeout=120)
+def slot_registration_refused_falls_back(ctx):
+    dev = _mixed_without_fixedbufs(ctx, False, 'mixed under a 64 KiB '
+                                   'memlock limit', wrap=NO_MEMLOCK)
+    r = fio(ctx, [f'filename={dev}', 'direct=1', 'rw=randwrite', 'size=2M',
+                  'iodepth=16', 'fixedbufs', *MIXED], wrap=NO_MEMLOCK)
+    expect_error(r, errno.ENOMEM, 'fixedbufs under a 64 KiB memlock limit')
+    check('fixedbufs (io_uring_register_buffers)' in r.err,
+          f'the failure does not say what failed: {r.err[-300:]!r}')
 
 
 @test('bounce=always on an aligned job sends every I/O through the slots '

@@ -684,6 +684,22 @@ static void fsync_and_fdatasync_complete_and_are_counted(void)
 	fx_close();
 }
 
+/* Registered slots are what keeps bounced I/O from pinning pages per I/O. */
+static void slots_are_registered_with_or_without_fixedbufs(void)
+{
+	OPEN(4, 3, FIOB_MODE_AUTO, 4096);
+	FT_EQ(F.c.slots_reg_err, 0);
+	FT_EQ(F.c.slot_buf_base, 0);		/* the slots alone */
+	if (fx_open(4, 3, FIOB_MODE_AUTO, 4096, true)) {
+		fx_close();
+		FT_FAIL("setup with fixedbufs failed");
+	}
+	FT_EQ(F.c.slot_buf_base, 4);		/* after the 4 user buffers */
+	OPEN(4, 0, FIOB_MODE_NEVER, 4096);
+	FT_EQ(F.c.slot_buf_base, -1);		/* no slots, nothing to register */
+	fx_close();
+}
+
 static void exit_on_zeroed_failed_or_exited_core_is_safe(void)
 {
 	struct fiob_core_params p = { .depth = 4, .nr_files = 1, .nr_slots = 1,
@@ -714,5 +730,6 @@ FT_MAIN(
 	FT_RUN(bounce_never_passes_misaligned_io_to_the_kernel);
 	FT_RUN(too_big_for_a_slot_is_e2big_and_starts_nothing);
 	FT_RUN(fsync_and_fdatasync_complete_and_are_counted);
+	FT_RUN(slots_are_registered_with_or_without_fixedbufs);
 	FT_RUN(exit_on_zeroed_failed_or_exited_core_is_safe)
 )

@@ -199,6 +199,17 @@ static int parse_value(struct jp *p, const char *path)
 		l->is_str = true;
 		return parse_string(p, l->val, sizeof(l->val));
 	}
+	if (!strncmp(p->s, "true", 4) || !strncmp(p->s, "false", 5)) {
+		size_t n = *p->s == 't' ? 4 : 5;
+
+		l = add_leaf(p, path);
+		if (!l)
+			return fail(p, "too many values");
+		snprintf(l->val, sizeof(l->val), "%.*s", (int)n, p->s);
+		l->is_str = false;
+		p->s += n;
+		return 0;
+	}
 	return parse_number(p, path);
 }
 
@@ -237,7 +248,8 @@ static const struct fiob_stats_file files[] = {
 
 static const struct fiob_stats_ctx ctx = {
 	.job = "job \"one\" \\ \x02", .mode = "auto", .nr_slots = 16,
-	.slot_size = 139264, .files = files, .nr_files = 2,
+	.slot_size = 139264, .slots_registered = true, .files = files,
+	.nr_files = 2,
 };
 
 static const struct fiob_stats st = {
@@ -277,7 +289,9 @@ static void json_parses_strictly_and_holds_every_value(void)
 		FT_FAIL("invalid JSON (%s) at offset %ld: %s", p.err,
 			(long)(p.s - buf), buf);
 	FT_EQ(p.nr, (int)(sizeof(want) / sizeof(want[0]) +
-			  sizeof(want_s) / sizeof(want_s[0])));
+			  sizeof(want_s) / sizeof(want_s[0])) + 1);
+	FT_ASSERT(get(&p, "slots_registered") &&
+		  !strcmp(get(&p, "slots_registered")->val, "true"));
 	for (i = 0; i < (int)(sizeof(want) / sizeof(want[0])); i++) {
 		const struct leaf *l = get(&p, want[i].path);
 
@@ -308,6 +322,8 @@ static void json_with_no_files_and_zero_counters_parses(void)
 	FT_ASSERT(strstr(buf, "\"files\":[]"));
 	FT_ASSERT(get(&p, "counters.eof_trims") != NULL);
 	FT_ASSERT(get(&p, "job") && !strcmp(get(&p, "job")->val, ""));
+	FT_ASSERT(get(&p, "slots_registered") &&
+		  !strcmp(get(&p, "slots_registered")->val, "false"));
 }
 
 static void summary_line_has_counters_and_per_file_alignment(void)
