@@ -3,7 +3,7 @@
 Usage (root; 'make bench' sets both variables and runs it with defaults):
 
     FIOB_ENGINE=/abs/fio-bounce.so FIOB_COPYBENCH=/abs/build/copybench \\
-        python3 bench/bench.py [--pairs N] [--runtime S] [--ramp S]
+        python3 bench/bench.py [--pairs N] [--runtime-ms MS] [--ramp-ms MS]
                                [--copy-runs N] [--only TEXT] [--json FILE]
 
     'make bench FIOB_BENCH_PAIRS=3' (or that variable in the environment)
@@ -37,22 +37,29 @@ What runs
     the same offsets. fio's io_uring is left at its defaults, which are what
     fio-bounce does: it probes and uses non-vectored IORING_OP_READ/WRITE;
     hipri, fixedbufs, registerfiles and sqthread_poll are off on both sides.
+    So fio's own buffers are not registered on either side; fio-bounce
+    registers its bounce slots, which are its own memory, in any case (the
+    header line says whether it could), so bounced I/O is not pinned per I/O.
 
 Method
-    The VM is shared: its speed drifts by tens of percent over seconds, so
-    IOPS taken at different moments cannot be compared. Each row runs as
-    pairs, reference and fio-bounce back to back, interleaved A B, B A,
-    A B ... (alternating who goes first, so a drift favours neither), and
-    the figure of merit is the ratio inside each pair, whose halves are
-    seconds apart. Short runs and many pairs (21 of 1 s by default) beat long
-    runs: the halves of a pair stay close in time, and the median sheds the
-    pairs a burst of host load hit. The first row is a control, io_uring
-    against itself, measured the same way: how far its median strays from
-    1.00 is the precision of every other row in the same run. A row reports the median of its per-pair
-    ratios (one disturbed pair cannot move it) and their min-max: a spread
-    that straddles the target says noise, a spread wholly below it says a
-    systematic gap.
-    Median IOPS per engine are printed for scale only.
+    The VM is shared: its speed drifts by tens of percent over seconds
+    (io_uring at 4K QD32 in 100 ms windows, measured here: a mean of 184k
+    IOPS with regimes from 150k to 245k lasting seconds), so IOPS taken at
+    different moments cannot be compared. Each row runs as pairs, reference
+    and fio-bounce back to back, interleaved A B, B A, A B ... (alternating
+    who goes first, so a drift favours neither), and the figure of merit is
+    the ratio inside each pair. All runs of a row are jobs of one fio
+    invocation that run one after another (stonewall): no process start
+    between the halves of a pair, which begin about half a second apart.
+    Short runs and many pairs (51 of 250 ms by default) beat long runs: the
+    halves of a pair stay close in time, and the median sheds the pairs a
+    burst of host load hit. The first row is a control, io_uring against
+    itself, measured the same way: how far its median strays from 1.00 is
+    the precision of every other row in the same run. A row reports the
+    median of its per-pair ratios (one disturbed pair cannot move it) and
+    their min-max: a spread that straddles the target says noise, a spread
+    wholly below it says a systematic gap. Median IOPS per engine are
+    printed for scale only.
 
     CPU: fio's usr_cpu + sys_cpu of the job thread (after ramp), as a
     percentage and as microseconds of CPU per I/O (cpu% * 1e4 / IOPS); CPU
@@ -64,7 +71,7 @@ Method
     memory-bounced 4K row, 0.90 for 128K memory-bounced and 8K-window reads,
     0.80 for the copy; the RMW row states its figure without a target.
     Each row also gets a distribution-free 95% confidence interval for its
-    median (order statistics; with 21 pairs, the 6th and 16th ratios). The
+    median (order statistics; with 51 pairs, the 19th and 33rd ratios). The
     verdict: PASS if the median reaches the target; NOISE if it does not but
     the interval does (this run cannot tell the row from its target: look
     at the control row and run again); MISS if the whole interval is below
@@ -80,8 +87,9 @@ Output
     A table (workload, median IOPS per engine, median ratio, its 95%
     interval, min-max, CPU % and CPU us/IO per engine, target, verdict), the
     rows below target, and
-    the environment (fio, kernel, CPU, the engine's copy implementation as it
-    logs it under --debug=io, load average). The same, with every run's raw
+    the environment (fio, kernel, CPU, the engine's copy implementation and
+    slot registration as it logs them under --debug=io, load average). The
+    same, with every run's raw
     figures and options, goes to bench/results.json.
 
     Exit status 0 when everything ran, misses included: speed is reported,
@@ -241,8 +249,12 @@ class Ctx:
     dev: str
     engine: str
     tmp: Path
-    runtime: int
-    ramp: int
+    runtime_ms: int
+    ramp_ms: int
+
+    @property
+    def run_s(self):
+        return (self.runtime_ms + self.ramp_ms) / 1000
 
 
 def fio_options(ctx, wl, side):
@@ -252,39 +264,46 @@ def fio_options(ctx, wl, side):
     else:
         opts = {'ioengine': f'external:{ctx.engine}', 'bounce': 'auto',
                 'bounce_stats': str(ctx.tmp / 'stats.json')}
-    opts |= COMMON | {'filename': ctx.dev, 'runtime': ctx.runtime,
-                      'ramp_time': ctx.ramp}
+    opts |= COMMON | {'filename': ctx.dev, 'runtime': f'{ctx.runtime_ms}ms',
+                      'ramp_time': f'{ctx.ramp_ms}ms'}
     return opts | wl.job | (wl.ref if side == 'ref' else wl.bounce)
 
 
-def run_fio(opts, out, extra=()):
+def run_fio(opts, out, extra=(), timeout=120):
     cmd = ['fio', '--output-format=json', f'--output={out}', '--name=bench',
            *extra, *(f'--{k}={v}' for k, v in opts.items())]
-    r = run(cmd, timeout=120 + 2 * int(opts.get('runtime', 0)))
+    fio_cmd(cmd, timeout)
+
+
+def fio_cmd(cmd, timeout):
+    r = run(cmd, timeout=timeout)
     if r.returncode:
         tail = ' | '.join(r.stderr.strip().splitlines()[-3:])
         raise BenchError(f'fio exited {r.returncode}: {tail or "(no stderr)"}')
 
 
-def parse_job(out):
-    """IOPS and CPU of the one job in fio's JSON output file @out."""
+def parse_jobs(out):
+    """IOPS and CPU of each job in fio's JSON output file @out, by name."""
     text = Path(out).read_text()
     report, _ = json.JSONDecoder().raw_decode(text[text.index('{'):])
-    job = report['jobs'][0]
-    if job['error']:
-        raise BenchError(f'fio job error {job["error"]}')
-    iops = job['read']['iops'] + job['write']['iops']
-    cpu = job['usr_cpu'] + job['sys_cpu']
-    if iops <= 0:
-        raise BenchError('fio did no I/O')
-    return {'iops': iops, 'cpu_pct': cpu, 'cpu_us_per_io': cpu * 1e4 / iops}
+    res = {}
+    for job in report['jobs']:
+        name = job['jobname']
+        if job['error']:
+            raise BenchError(f'fio job {name} error {job["error"]}')
+        iops = job['read']['iops'] + job['write']['iops']
+        cpu = job['usr_cpu'] + job['sys_cpu']
+        if iops <= 0:
+            raise BenchError(f'fio job {name} did no I/O')
+        res[name] = {'iops': iops, 'cpu_pct': cpu,
+                     'cpu_us_per_io': cpu * 1e4 / iops}
+    return res
 
 
 def read_counters(path):
+    """fio-bounce's bounce_stats records, by job name."""
     lines = Path(path).read_text().splitlines() if path.exists() else []
-    if len(lines) != 1:
-        raise BenchError(f'expected one bounce_stats record, got {len(lines)}')
-    return json.loads(lines[0])['counters']
+    return {rec['job']: rec['counters'] for rec in map(json.loads, lines)}
 
 
 def check_path(wl, c):
@@ -298,17 +317,41 @@ def check_path(wl, c):
         raise BenchError(f'bounce path did not run: {wl.path}=0 ({c})')
 
 
-def run_side(ctx, wl, side):
-    opts = fio_options(ctx, wl, side)
+def pair_order(npairs):
+    """(pair, side) in run order: A B, then B A, so a drift in machine
+    speed favours neither side."""
+    for i in range(npairs):
+        for side in (('ref', 'bounce') if i % 2 == 0 else ('bounce', 'ref')):
+            yield i, side
+
+
+def run_pairs(ctx, wl, npairs):
+    """All of a row's runs in one fio invocation: one job per run, each
+    waiting for the one before (stonewall), so the two halves of a pair run
+    back to back, without a process start between them."""
     stats = ctx.tmp / 'stats.json'
     stats.unlink(missing_ok=True)
-    out = ctx.tmp / f'{side}.json'
-    run_fio(opts, out)
-    res = parse_job(out)
-    if side == 'bounce' and wl.path:
-        res['counters'] = read_counters(stats)
-        check_path(wl, res['counters'])
-    return res
+    text = '[global]\nstonewall\n'
+    for i, side in pair_order(npairs):
+        text += f'\n[{side}{i}]\n' + ''.join(
+            f'{k}={v}\n' for k, v in fio_options(ctx, wl, side).items())
+    jobfile, out = ctx.tmp / 'row.fio', ctx.tmp / 'row.json'
+    jobfile.write_text(text)
+    fio_cmd(['fio', '--output-format=json', f'--output={out}', str(jobfile)],
+            timeout=120 + 2 * npairs * (ctx.run_s + 2))
+    res = parse_jobs(out)
+    counters = read_counters(stats)
+    pairs = []
+    for i in range(npairs):
+        ref, bnc = res[f'ref{i}'], res[f'bounce{i}']
+        if wl.group != 'control':
+            bnc['counters'] = counters.get(f'bounce{i}')
+            if bnc['counters'] is None:
+                raise BenchError(f'no bounce_stats record for bounce{i}')
+            check_path(wl, bnc['counters'])
+        pairs.append({'ref': ref, 'bounce': bnc,
+                      'ratio': bnc['iops'] / ref['iops']})
+    return pairs
 
 
 def median_ci(vals):
@@ -350,20 +393,11 @@ def verdict(ratio, target):
 
 
 def run_workload(ctx, wl, npairs):
-    pairs = []
-    for i in range(npairs):
-        # A B, then B A: a drift in machine speed favours neither side.
-        if i % 2:
-            bnc = run_side(ctx, wl, 'bounce')
-            ref = run_side(ctx, wl, 'ref')
-        else:
-            ref = run_side(ctx, wl, 'ref')
-            bnc = run_side(ctx, wl, 'bounce')
-        pairs.append({'ref': ref, 'bounce': bnc,
-                      'ratio': bnc['iops'] / ref['iops']})
-        print(f'  pair {i + 1}/{npairs}: io_uring {ref["iops"]:9.0f}  '
-              f'fio-bounce {bnc["iops"]:9.0f}  ratio {pairs[-1]["ratio"]:.3f}',
-              flush=True)
+    pairs = run_pairs(ctx, wl, npairs)
+    r = sorted(p['ratio'] for p in pairs)
+    print(f'  {npairs} pairs: ratio quartiles {r[len(r) // 4]:.3f} '
+          f'{statistics.median(r):.3f} {r[(3 * len(r)) // 4]:.3f}',
+          flush=True)
     ratio = summarize(pairs, 'ratio')
     med = {s: {'rate': statistics.median(p[s]['iops'] for p in pairs),
                **{k: statistics.median(p[s][k] for p in pairs)
@@ -414,16 +448,19 @@ def cpu_model():
     return platform.processor() or 'unknown'
 
 
-def copy_impl(ctx):
-    """The copy routine fio-bounce picked, from its --debug=io line (fio
-    writes debug output to --output, with the report)."""
+def engine_probe(ctx):
+    """The copy routine fio-bounce picked and whether it registered its
+    slots, from its --debug=io line (fio writes debug output to --output,
+    with the report)."""
     wl = next(w for w in WORKLOADS if w.group != 'control')
     opts = fio_options(ctx, wl, 'bounce')
     opts |= {'time_based': 0, 'ramp_time': 0, 'size': '4k'}
     out = ctx.tmp / 'probe.txt'
     run_fio(opts, out, extra=['--debug=io'])
-    m = re.search(r'copy=(\S+)', out.read_text(errors='replace'))
-    return m.group(1) if m else 'unknown'
+    text = out.read_text(errors='replace')
+    found = {k: re.search(rf'{k}=(\S+)', text)
+             for k in ('copy', 'registered')}
+    return {k: m.group(1) if m else 'unknown' for k, m in found.items()}
 
 
 def snapshot(path, tmp):
@@ -439,9 +476,11 @@ def snapshot(path, tmp):
 
 
 def environment(ctx, builds):
-    return {'fio': run(['fio', '--version']).stdout.strip(),
+    probe = engine_probe(ctx)
+    return {'copy_impl': probe['copy'],
+            'slots_registered': probe['registered'],'fio': run(['fio', '--version']).stdout.strip(),
             'kernel': platform.release(), 'cpu': cpu_model(),
-            'cpus': os.cpu_count(), 'copy_impl': copy_impl(ctx), **builds,
+            'cpus': os.cpu_count(), **builds,
             'loadavg_start': os.getloadavg(),
             'device': {'sector': SECTOR, 'bytes': DEVICE_BYTES,
                        'backing': '/dev/shm (tmpfs)'}}
@@ -488,12 +527,14 @@ def print_report(res):
     load = '/'.join(f'{env[k][0]:.1f}' for k in ('loadavg_start',
                                                   'loadavg_end'))
     print(f'\n{env["fio"]}, kernel {env["kernel"]}, {env["cpu"]} x'
-          f'{env["cpus"]}, fio-bounce copy={env["copy_impl"]} (engine '
+          f'{env["cpus"]}, fio-bounce copy={env["copy_impl"]} slots '
+          f'registered={env["slots_registered"]} (engine '
           f'{env["engine"]["sha256"]}, built {env["engine"]["built"]}), '
           f'load average start/end {load}')
     print(f'{settings["pairs"]} pairs per row (A=io_uring reference, '
-          f'B=fio-bounce), {settings["runtime"]} s + {settings["ramp"]} s '
-          f'ramp each; copy: {settings["copy_runs"]} copybench runs')
+          f'B=fio-bounce), {settings["runtime_ms"]} ms + '
+          f'{settings["ramp_ms"]} ms ramp per run, all runs of a row in one '
+          f'fio; copy: {settings["copy_runs"]} copybench runs')
     print(f'ratio = median over pairs of B/A IOPS; min-max over pairs; '
           f'cpu = fio usr+sys; us/IO = CPU us per I/O\n\n{HEAD}\n'
           f'{"-" * len(HEAD)}')
@@ -518,17 +559,21 @@ def print_report(res):
 def parse_args():
     ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     ap.add_argument('--pairs', type=int,
-                    default=int(os.environ.get('FIOB_BENCH_PAIRS', 21)),
-                    help='A/B pairs per row (default 21, or $FIOB_BENCH_PAIRS)')
-    ap.add_argument('--runtime', type=int, default=1, help='s per fio run')
-    ap.add_argument('--ramp', type=int, default=0, help='ramp_time, s')
+                    default=int(os.environ.get('FIOB_BENCH_PAIRS', 51)),
+                    help='A/B pairs per row (default 51, or $FIOB_BENCH_PAIRS)')
+    ap.add_argument('--runtime-ms', type=int, default=250,
+                    help='ms per run (one fio job)')
+    ap.add_argument('--ramp-ms', type=int, default=0,
+                    help='ramp_time per run, ms')
     ap.add_argument('--copy-runs', type=int, default=3,
                     help='copybench runs for the copy row')
     ap.add_argument('--only', help='run only rows whose name contains this')
     ap.add_argument('--json', type=Path, default=HERE / 'results.json')
     args = ap.parse_args()
-    if args.pairs < 1 or args.runtime < 1 or args.copy_runs < 1:
-        ap.error('--pairs, --runtime and --copy-runs must be >= 1')
+    if min(args.pairs, args.runtime_ms, args.copy_runs) < 1 or \
+            args.ramp_ms < 0:
+        ap.error('--pairs, --runtime-ms and --copy-runs must be >= 1, '
+                 '--ramp-ms >= 0')
     return args
 
 
@@ -552,12 +597,12 @@ def bench(args, engine, copybench, tmp):
     workloads, with_copy = selected(args)
     engine, engine_id = snapshot(engine, tmp)
     copybench, copybench_id = snapshot(copybench, tmp)
-    settings = {'pairs': args.pairs, 'runtime': args.runtime,
-                'ramp': args.ramp, 'copy_runs': args.copy_runs}
+    settings = {'pairs': args.pairs, 'runtime_ms': args.runtime_ms,
+                'ramp_ms': args.ramp_ms, 'copy_runs': args.copy_runs}
     t0 = time.monotonic()
     rows = []
     with LoopDevice() as dev:
-        ctx = Ctx(dev, str(engine), tmp, args.runtime, args.ramp)
+        ctx = Ctx(dev, str(engine), tmp, args.runtime_ms, args.ramp_ms)
         env = environment(ctx, {'engine': engine_id,
                                 'copybench': copybench_id})
         print(f'device {dev} ({SECTOR}-byte sectors, {DEVICE_BYTES >> 20} MiB'
