@@ -36,8 +36,8 @@ What runs
     blockalign < bs, so used everywhere) with randrepeat, so both sides see
     the same offsets. fio's io_uring is left at its defaults, which are what
     fio-bounce does: it probes and uses non-vectored IORING_OP_READ/WRITE;
-    hipri, fixedbufs, registerfiles and sqthread_poll are off on both sides.
-    So fio's own buffers are not registered on either side; fio-bounce
+    hipri, fixedbufs, registerfiles and sqthread_poll are off on both sides
+    (except fixedbufs in the row marked so, below). So fio's own buffers are not registered on either side; fio-bounce
     registers its bounce slots, which are its own memory, in any case (the
     header line says whether it could), so bounced I/O is not pinned per I/O.
     One row, marked 'fixedbufs', sets fixedbufs=1 on both sides: neither
@@ -73,7 +73,8 @@ Method
 
     Targets are per-row ratios: 1.00 for the foundation rows, 0.95 for the
     memory-bounced 4K row, 0.90 for 128K memory-bounced and 8K-window reads,
-    0.80 for the copy; the RMW row states its figure without a target.
+    0.80 for the copy; the RMW row and the fixedbufs row state their
+    figures without a target.
     Each row also gets a distribution-free 95% confidence interval for its
     median (order statistics; with 51 pairs, the 19th and 33rd ratios). The
     verdict: PASS if the median reaches the target; NOISE if it does not but
@@ -85,16 +86,16 @@ Method
     fio-bounce appends its counters to a bounce_stats file, checked after
     every run: aligned rows must pass through with nothing bounced, and each
     misaligned row must show its path (mem_bounced, window_reads or
-    rmw_writes > 0). A row whose path did not run is an error, not a result.
+    rmw_writes > 0). A row whose path did not run, or whose fio-bounce runs
+    could not register their slots, is an error, not a result.
 
 Output
     A table (workload, median IOPS per engine, median ratio, its 95%
     interval, min-max, CPU % and CPU us/IO per engine, target, verdict), the
-    rows below target, and
-    the environment (fio, kernel, CPU, the engine's copy implementation and
-    slot registration as it logs them under --debug=io, load average). The
-    same, with every run's raw
-    figures and options, goes to bench/results.json.
+    rows below target, and the environment (fio, kernel, CPU, the engine's
+    copy implementation and slot registration as it logs them under
+    --debug=io, load average). The same, with every run's raw figures and
+    options, goes to bench/results.json.
 
     Exit status 0 when everything ran, misses included: speed is reported,
     never asserted (this is not part of 'make test'). 1 when something
@@ -309,10 +310,10 @@ def parse_jobs(out):
     return res
 
 
-def read_counters(path):
+def read_records(path):
     """fio-bounce's bounce_stats records, by job name."""
     lines = Path(path).read_text().splitlines() if path.exists() else []
-    return {rec['job']: rec['counters'] for rec in map(json.loads, lines)}
+    return {rec['job']: rec for rec in map(json.loads, lines)}
 
 
 def check_path(wl, c):
@@ -348,19 +349,25 @@ def run_pairs(ctx, wl, npairs):
     jobfile.write_text(text)
     fio_cmd(['fio', '--output-format=json', f'--output={out}', str(jobfile)],
             timeout=120 + 2 * npairs * (ctx.run_s + 2))
-    res = parse_jobs(out)
-    counters = read_counters(stats)
-    pairs = []
-    for i in range(npairs):
-        ref, bnc = res[f'ref{i}'], res[f'bounce{i}']
-        if wl.group != 'control':
-            bnc['counters'] = counters.get(f'bounce{i}')
-            if bnc['counters'] is None:
-                raise BenchError(f'no bounce_stats record for bounce{i}')
-            check_path(wl, bnc['counters'])
-        pairs.append({'ref': ref, 'bounce': bnc,
-                      'ratio': bnc['iops'] / ref['iops']})
-    return pairs
+    try:
+        res, records = parse_jobs(out), read_records(stats)
+        return [pair(wl, res[f'ref{i}'], res[f'bounce{i}'],
+                     records.get(f'bounce{i}'), i) for i in range(npairs)]
+    except (KeyError, ValueError, OSError) as e:  # JSON errors: ValueError
+        raise BenchError(f'fio output incomplete: {e!r}') from e
+
+
+def pair(wl, ref, bnc, rec, i):
+    """One pair, once fio-bounce's record says its run went as the row
+    claims (none to check in the control row: io_uring on both sides)."""
+    if wl.group != 'control':
+        if rec is None:
+            raise BenchError(f'no bounce_stats record for bounce{i}')
+        if not rec['slots_registered']:
+            raise BenchError(f'bounce{i} ran without registered slots')
+        bnc['counters'] = rec['counters']
+        check_path(wl, bnc['counters'])
+    return {'ref': ref, 'bounce': bnc, 'ratio': bnc['iops'] / ref['iops']}
 
 
 def median_ci(vals):
@@ -486,10 +493,10 @@ def snapshot(path, tmp):
 
 def environment(ctx, builds):
     probe = engine_probe(ctx)
-    return {'copy_impl': probe['copy'],
-            'slots_registered': probe['registered'],'fio': run(['fio', '--version']).stdout.strip(),
+    return {'fio': run(['fio', '--version']).stdout.strip(),
             'kernel': platform.release(), 'cpu': cpu_model(),
-            'cpus': os.cpu_count(), **builds,
+            'cpus': os.cpu_count(), 'copy_impl': probe['copy'],
+            'slots_registered': probe['registered'], **builds,
             'loadavg_start': os.getloadavg(),
             'device': {'sector': SECTOR, 'bytes': DEVICE_BYTES,
                        'backing': '/dev/shm (tmpfs)'}}

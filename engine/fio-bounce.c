@@ -50,6 +50,7 @@ struct fiob_options {
 	unsigned int bounce_slots;
 	unsigned int bounce_align;
 	unsigned int bounce_mem_align;
+	unsigned int bounce_register;
 	char *bounce_stats;
 	unsigned int hipri;
 	unsigned int fixedbufs;
@@ -123,6 +124,10 @@ static struct fio_option options[] = {
 	FIOB_OPT(.name = "bounce_mem_align", .lname = "Bounce memory alignment",
 		 .type = FIO_OPT_INT, .cb = fiob_mem_align_cb, .def = "0",
 		 .help = "Raise the buffer address alignment to this power of two (0: learn it)"),
+	FIOB_OPT(.name = "bounce_register", .lname = "Register bounce slots",
+		 .type = FIO_OPT_BOOL, .def = "1",
+		 .off1 = offsetof(struct fiob_options, bounce_register),
+		 .help = "Register the bounce slots with io_uring, so bounced I/O is not pinned per I/O (best effort)"),
 	FIOB_OPT(.name = "bounce_stats", .lname = "Bounce stats file",
 		 .type = FIO_OPT_STR_STORE,
 		 .off1 = offsetof(struct fiob_options, bounce_stats),
@@ -134,7 +139,7 @@ static struct fio_option options[] = {
 	FIOB_OPT(.name = "fixedbufs", .lname = "Fixed (pre-mapped) IO buffers",
 		 .type = FIO_OPT_STR_SET,
 		 .off1 = offsetof(struct fiob_options, fixedbufs),
-		 .help = "Pre map IO buffers and bounce slots"),
+		 .help = "Pre map fio's IO buffers too (failure fails the job)"),
 	FIOB_OPT(.name = "registerfiles", .lname = "Register file set",
 		 .type = FIO_OPT_STR_SET,
 		 .off1 = offsetof(struct fiob_options, registerfiles),
@@ -432,6 +437,7 @@ static int fiob_post_init(struct thread_data *td)
 			.sqpoll_cpu = o->sqpoll_set ? (int)o->sqpoll_cpu : -1,
 			.nowait = o->nowait,
 			.fixedbufs = o->fixedbufs,
+			.register_slots = o->bounce_register,
 			.ioprio = td->ioprio,
 		},
 		.user_bufs = fd->io_u_bufs,
@@ -459,12 +465,18 @@ static int fiob_post_init(struct thread_data *td)
 		return 1;
 	}
 	fd->core_up = true;
+	if (fd->core.slots_reg_err)
+		fiob_notice("fio-bounce: job '%s': io_uring refused to register "
+			    "the bounce slots (%s), so the kernel pins their "
+			    "pages on every bounced I/O; raise RLIMIT_MEMLOCK, "
+			    "or set bounce_register=0 to go without\n",
+			    td->o.name, strerror(-fd->core.slots_reg_err));
+	/* One word per value: the bench parses this line. */
 	dprint(FD_IO, "fio-bounce: mode=%s slots=%u slot_size=%zu "
 	       "registered=%s copy=%s\n", fiob_mode_names[o->bounce],
 	       fd->core.slots.nr, fd->core.slots.size,
 	       fd->core.slot_buf_base >= 0 ? "yes" :
-	       fd->core.slots_reg_err ? strerror(-fd->core.slots_reg_err) :
-	       "no", fiob_copy_impl());
+	       fd->core.slots_reg_err ? "refused" : "no", fiob_copy_impl());
 	if (o->registerfiles && fiob_register_files(td))
 		return 1;
 	return 0;

@@ -17,6 +17,7 @@ int fiob_core_init(struct fiob_core *c, const struct fiob_core_params *p)
 	int ret;
 
 	memset(c, 0, sizeof(*c));
+	c->slot_buf_base = -1;
 	c->p = *p;
 	c->sqpoll = p->ring.sqpoll;
 	c->err_what = "calloc";
@@ -53,15 +54,15 @@ int fiob_core_init(struct fiob_core *c, const struct fiob_core_params *p)
 	c->ring_up = true;
 	/* A kernel without sparse tables just names files by descriptor. */
 	c->file_table = !io_uring_register_files_sparse(&c->ring, p->nr_files);
-	c->slot_buf_base = -1;
 	if (p->ring.fixedbufs) {
 		c->err_what = "fixedbufs (io_uring_register_buffers)";
 		ret = fiob_uring_register_bufs(&c->ring, p->user_bufs,
 					       p->depth, &c->slots);
 		if (ret)
 			goto err;
-		c->slot_buf_base = (int)p->depth;
-	} else if (c->slots.nr) {
+		if (c->slots.nr)
+			c->slot_buf_base = (int)p->depth;
+	} else if (c->slots.nr && p->ring.register_slots) {
 		/*
 		 * The slots are the engine's own for the whole job, so they
 		 * are registered whatever fixedbufs says: otherwise the kernel

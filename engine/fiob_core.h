@@ -63,7 +63,8 @@ struct fiob_ring_opts {
 	bool sqpoll;		/* IORING_SETUP_SQPOLL */
 	int sqpoll_cpu;		/* -1: let the kernel choose */
 	bool nowait;		/* RWF_NOWAIT on reads and writes */
-	bool fixedbufs;		/* register user buffers too (not just slots) */
+	bool fixedbufs;		/* register user buffers and slots, or fail */
+	bool register_slots;	/* without fixedbufs: try the slots alone */
 	uint16_t ioprio;
 };
 
@@ -85,7 +86,7 @@ struct fiob_core {
 	bool sqpoll;
 	bool file_table;	/* sparse registered files: slots at open */
 	int slot_buf_base;	/* registered index of slot 0, or -1 */
-	int slots_reg_err;	/* why the slots are not registered, or 0 */
+	int slots_reg_err;	/* -errno: why registering the slots failed */
 	struct fiob_core_params p;
 	struct fiob_req *reqs;
 	struct fiob_file *files;

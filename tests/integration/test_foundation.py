@@ -146,8 +146,9 @@ def enghelp_lists_options(ctx):
     r = run_fio(ctx, ['fio', f'--enghelp={engine_path()}'], timeout=30)
     check(r.returncode == 0, f'--enghelp failed: {r.stderr!r}')
     for opt in ('bounce', 'bounce_slots', 'bounce_align', 'bounce_mem_align',
-                'bounce_stats', 'hipri', 'fixedbufs', 'registerfiles',
-                'sqthread_poll', 'sqthread_poll_cpu', 'nowait'):
+                'bounce_register', 'bounce_stats', 'hipri', 'fixedbufs',
+                'registerfiles', 'sqthread_poll', 'sqthread_poll_cpu',
+                'nowait'):
         lines = [ln for ln in r.stdout.splitlines()
                  if ln.split(':')[0].strip() == opt]
         check(lines and lines[0].split(':', 1)[1].strip(),
@@ -175,7 +176,9 @@ for _opt, _msg in (('bounce=sometimes', 'failed parsing bounce=sometimes'),
                    ('bounce_align=3', 'bounce_align=3 is not a power of two'),
                    ('bounce_mem_align=6',
                     'bounce_mem_align=6 is not a power of two'),
-                   ('bounce_slots=0', 'bounce_slots')):
+                   ('bounce_slots=0', 'bounce_slots'),
+                   ('bounce_register=maybe',
+                    'failed parsing bounce_register=maybe')):
     test(f'{_opt} is refused before the job runs, with a message naming it',
          timeout=30)(_bad_option(_opt, _msg))
 

@@ -16,6 +16,7 @@ Independent oracles used here:
    (buffer_pattern) are all known; read back by a separate O_DIRECT reader.
 """
 import errno
+import glob
 import mmap
 import os
 import random
@@ -350,6 +351,8 @@ class SubmitTrace:
                                 f'fiob-{os.getpid()}-{id(self)}')
         os.mkdir(self.dir)
         ctx.defer(self._remove, what=f'rmdir {self.dir}')
+        # Tests compare exact counts: room for every event, and a check.
+        self._set('buffer_size_kb', '16384')
         self._set('options/event-fork', '1')
         self._set('set_event_pid', str(os.getpid()))
         self._set('events/io_uring/io_uring_submit_req/enable', '1')
@@ -367,6 +370,13 @@ class SubmitTrace:
         """Counts of each opcode since the last call (clears the buffer)."""
         with open(os.path.join(self.dir, 'trace')) as f:
             text = f.read()
+        for stats in glob.glob(os.path.join(self.dir, 'per_cpu', '*',
+                                            'stats')):
+            with open(stats) as f:
+                lost = re.search(r'^overrun: (\d+)', f.read(), re.M)
+            if lost and int(lost.group(1)):
+                raise Fail(f'the trace lost {lost.group(1)} events '
+                           f'({stats}): counts would be wrong')
         self._set('trace', '')
         counts = {}
         for op in re.findall(r'io_uring_submit_req: .* opcode (\w+)', text):
@@ -432,16 +442,15 @@ def fixedbufs_bounced(ctx):
             check(c['passthrough'] > 0, f'{extra}: no pass-through I/O: {c}')
 
 
-def _mixed_without_fixedbufs(ctx, registered, what, wrap=()):
+def _mixed_without_fixedbufs(ctx, registered, what, extra=()):
     """The mixed job without fixedbufs: one SQE per counted transfer, on
-    the slots' registered buffers iff @registered. Returns the device."""
+    the slots' registered buffers iff @registered."""
     dev = targets.loop(ctx, 4096, DEV_SIZE)
     trace = SubmitTrace(ctx)
-    r, ops = _fixed_job(ctx, trace, dev, MIXED, fixed=False, wrap=wrap)
+    r, ops = _fixed_job(ctx, trace, dev, MIXED + list(extra), fixed=False)
     c = _check_sqes(r, ops, what, False, registered)
     check(c['passthrough'] > 0 and c['rmw_writes'] > 0,
           f'{what}: the job did not mix both paths: {c}')
-    return dev
 
 
 @test('without fixedbufs the bounce slots are still registered, once, at '
@@ -453,22 +462,40 @@ def slots_registered_without_fixedbufs(ctx):
     _mixed_without_fixedbufs(ctx, True, 'mixed, no fixedbufs')
 
 
-# setpriv drops CAP_IPC_LOCK, so the kernel charges registered buffers to
-# RLIMIT_MEMLOCK, which prlimit sets below what 16 slots of 12 KiB need.
-NO_MEMLOCK = ('setpriv', '--bounding-set=-ipc_lock',
-              'prlimit', '--memlock=65536:65536')
+@test('bounce_register=0 leaves the slots unregistered: the mixed job passes '
+      'verify with every read and write, bounced or not, as plain '
+      'READ/WRITE, and its stats say slots_registered=false', timeout=120)
+def bounce_register_off(ctx):
+    _mixed_without_fixedbufs(ctx, False, 'mixed, bounce_register=0',
+                             ['bounce_register=0'])
+
+
+# setpriv drops CAP_IPC_LOCK from every set, so the kernel charges
+# registered buffers to RLIMIT_MEMLOCK, which prlimit sets below what 16
+# slots of 12 KiB need.
+NO_MEMLOCK = ('setpriv', '--bounding-set=-ipc_lock', '--inh-caps=-ipc_lock',
+              '--ambient-caps=-ipc_lock', 'prlimit', '--memlock=65536:65536')
 
 
 @test('when the kernel refuses to register the slots (RLIMIT_MEMLOCK of 64 '
-      'KiB without CAP_IPC_LOCK), the mixed job still passes verify on plain '
-      'READ/WRITE and its stats say slots_registered=false; fixedbufs=1, '
-      'which asks for registration, fails the job with ENOMEM instead',
-      timeout=120)
+      'KiB without CAP_IPC_LOCK), the mixed job still passes verify, says '
+      'so once on stderr and in its stats (slots_registered=false); '
+      'fixedbufs=1, which asks for registration, fails the job with ENOMEM '
+      'and names what failed', timeout=120)
 def slot_registration_refused_falls_back(ctx):
-    dev = _mixed_without_fixedbufs(ctx, False, 'mixed under a 64 KiB '
-                                   'memlock limit', wrap=NO_MEMLOCK)
-    r = fio(ctx, [f'filename={dev}', 'direct=1', 'rw=randwrite', 'size=2M',
-                  'iodepth=16', 'fixedbufs', *MIXED], wrap=NO_MEMLOCK)
+    dev = targets.loop(ctx, 4096, DEV_SIZE)
+    job = [f'filename={dev}', 'direct=1', 'rw=randwrite', 'iodepth=16',
+           'size=2M', *MIXED]
+    r = expect_ok(fio(ctx, job + ['verify=crc32c'], wrap=NO_MEMLOCK),
+                  'the mixed job under a 64 KiB memlock limit')
+    c = r.counters()
+    check(c['passthrough'] > 0 and c['rmw_writes'] > 0,
+          f'the job did not mix both paths: {c}')
+    check(r.stats and r.stats[0]['slots_registered'] is False,
+          f'stats do not say the slots went unregistered: {r.stats}')
+    check(r.err.count('refused to register the bounce slots') == 1,
+          f'no single notice of the refusal on stderr: {r.err[-400:]!r}')
+    r = fio(ctx, job + ['fixedbufs'], wrap=NO_MEMLOCK)
     expect_error(r, errno.ENOMEM, 'fixedbufs under a 64 KiB memlock limit')
     check('fixedbufs (io_uring_register_buffers)' in r.err,
           f'the failure does not say what failed: {r.err[-300:]!r}')

@@ -145,8 +145,9 @@ def read_stats(path):
             raise Fail(f'bounce_stats line is not one JSON object '
                                  f'({e}): {ln[:300]!r}')
         check(isinstance(o, dict) and
-              {'job', 'mode', 'slots', 'slot_size', 'files', 'counters'} <=
-              set(o), f'bounce_stats object lacks fields: {o}')
+              {'job', 'mode', 'slots', 'slot_size', 'slots_registered',
+               'files', 'counters'} <= set(o),
+              f'bounce_stats object lacks fields: {o}')
         objs.append(o)
     return objs
 

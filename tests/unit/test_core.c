@@ -84,14 +84,22 @@ static void fx_close(void)
 	F.up = false;
 }
 
-/* depth/nr_slots; size bytes of random data; fixed: registered buffers. */
+/* What is registered with io_uring as fixed buffers. */
+enum fx_reg {
+	REG_NONE,	/* nothing: every slot I/O is plain READ/WRITE */
+	REG_SLOTS,	/* the slots (the engine's default) */
+	REG_ALL,	/* fixedbufs: user buffers and slots */
+};
+
+/* depth/nr_slots; size bytes of random data; reg: what is registered. */
 static int fx_open(uint32_t depth, uint32_t nr_slots, enum fiob_mode mode,
-		   uint64_t size, bool fixed)
+		   uint64_t size, enum fx_reg reg)
 {
 	struct fiob_core_params p = {
 		.depth = depth, .nr_files = 1, .nr_slots = nr_slots,
 		.slot_size = fiob_slot_bytes(MAX_LEN, BLK, 4096), .mode = mode,
-		.ring = { .sqpoll_cpu = -1, .fixedbufs = fixed },
+		.ring = { .sqpoll_cpu = -1, .fixedbufs = reg == REG_ALL,
+			  .register_slots = reg == REG_SLOTS },
 		.user_bufs = F.iov,
 	};
 	struct fiob_file *f;
@@ -440,10 +448,10 @@ static int check_stats(void)
 	return 0;
 }
 
-#define RANDOM_CASE(name, mode, fixed, nops)				\
+#define RANDOM_CASE(name, mode, reg, nops)				\
 static void name(void)							\
 {									\
-	int ret = fx_open(MAXD, MAXD, mode, 150001, fixed);		\
+	int ret = fx_open(MAXD, MAXD, mode, 150001, reg);		\
 									\
 	if (ret) {							\
 		fx_close();						\
@@ -460,16 +468,18 @@ static void name(void)							\
 }
 
 RANDOM_CASE(random_mix_qd16_matches_byte_model_and_stats, FIOB_MODE_AUTO,
-	    false, 3000)
+	    REG_SLOTS, 3000)
 RANDOM_CASE(random_mix_fixedbufs_registered_file_matches_model,
-	    FIOB_MODE_AUTO, true, 1500)
+	    FIOB_MODE_AUTO, REG_ALL, 1500)
+RANDOM_CASE(random_mix_unregistered_slots_match_model, FIOB_MODE_AUTO,
+	    REG_NONE, 1500)
 RANDOM_CASE(random_mix_bounce_always_matches_model, FIOB_MODE_ALWAYS,
-	    false, 1500)
+	    REG_SLOTS, 1500)
 
 /* Open a fixture or fail the case (closing whatever was set up). */
 #define OPEN(depth, slots, mode, size)					\
 	do {								\
-		int r_ = fx_open(depth, slots, mode, size, false);	\
+		int r_ = fx_open(depth, slots, mode, size, REG_SLOTS);	\
 		if (r_) {						\
 			fx_close();					\
 			FT_FAIL("setup: %s", strerror(-r_));		\
@@ -687,16 +697,29 @@ static void fsync_and_fdatasync_complete_and_are_counted(void)
 /* Registered slots are what keeps bounced I/O from pinning pages per I/O. */
 static void slots_are_registered_with_or_without_fixedbufs(void)
 {
-	OPEN(4, 3, FIOB_MODE_AUTO, 4096);
-	FT_EQ(F.c.slots_reg_err, 0);
-	FT_EQ(F.c.slot_buf_base, 0);		/* the slots alone */
-	if (fx_open(4, 3, FIOB_MODE_AUTO, 4096, true)) {
-		fx_close();
-		FT_FAIL("setup with fixedbufs failed");
+	static const struct {
+		uint32_t nr_slots;
+		enum fx_reg reg;
+		int base;	/* slot 0's registered index, or -1 */
+	} cases[] = {
+		{ 3, REG_SLOTS, 0 },	/* the slots alone */
+		{ 3, REG_ALL, 4 },	/* after the 4 user buffers */
+		{ 3, REG_NONE, -1 },	/* bounce_register=0 */
+		{ 0, REG_ALL, -1 },	/* no slots: nothing to index */
+		{ 0, REG_SLOTS, -1 },
+	};
+	unsigned int i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		if (fx_open(4, cases[i].nr_slots, cases[i].nr_slots ?
+			    FIOB_MODE_AUTO : FIOB_MODE_NEVER, 4096,
+			    cases[i].reg)) {
+			fx_close();
+			FT_FAIL("case %u: setup failed", i);
+		}
+		FT_EQ(F.c.slots_reg_err, 0);
+		FT_EQ(F.c.slot_buf_base, cases[i].base);
 	}
-	FT_EQ(F.c.slot_buf_base, 4);		/* after the 4 user buffers */
-	OPEN(4, 0, FIOB_MODE_NEVER, 4096);
-	FT_EQ(F.c.slot_buf_base, -1);		/* no slots, nothing to register */
 	fx_close();
 }
 
@@ -720,6 +743,7 @@ static void exit_on_zeroed_failed_or_exited_core_is_safe(void)
 FT_MAIN(
 	FT_RUN(random_mix_qd16_matches_byte_model_and_stats);
 	FT_RUN(random_mix_fixedbufs_registered_file_matches_model);
+	FT_RUN(random_mix_unregistered_slots_match_model);
 	FT_RUN(random_mix_bounce_always_matches_model);
 	FT_RUN(short_reads_at_eof_return_only_user_bytes);
 	FT_RUN(window_writes_across_eof_leave_buffered_file_size);

@@ -291,6 +291,7 @@ static void json_parses_strictly_and_holds_every_value(void)
 	FT_EQ(p.nr, (int)(sizeof(want) / sizeof(want[0]) +
 			  sizeof(want_s) / sizeof(want_s[0])) + 1);
 	FT_ASSERT(get(&p, "slots_registered") &&
+		  !get(&p, "slots_registered")->is_str &&
 		  !strcmp(get(&p, "slots_registered")->val, "true"));
 	for (i = 0; i < (int)(sizeof(want) / sizeof(want[0])); i++) {
 		const struct leaf *l = get(&p, want[i].path);
@@ -323,6 +324,7 @@ static void json_with_no_files_and_zero_counters_parses(void)
 	FT_ASSERT(get(&p, "counters.eof_trims") != NULL);
 	FT_ASSERT(get(&p, "job") && !strcmp(get(&p, "job")->val, ""));
 	FT_ASSERT(get(&p, "slots_registered") &&
+		  !get(&p, "slots_registered")->is_str &&
 		  !strcmp(get(&p, "slots_registered")->val, "false"));
 }
 
