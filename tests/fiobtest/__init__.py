@@ -21,9 +21,13 @@ Writing a scenario (tests/integration/test_<group>.py):
   and fio_job(ctx, jobfile_text, ...) return a FioResult: .rc, .out, .err,
   .report (fio JSON), .errors() (per-job errno), .counters() (fio-bounce's
   bounce_stats counters summed over jobs), .stats (raw JSON objects).
-- expect_ok(r), expect_error(r, errno): assert fio's outcome.
+- expect_ok(r), expect_error(r, errno): assert fio's outcome;
+  expect_passthrough(r): nothing was bounced.
+- iolog(ctx, target, 'read'|'write', [(off, len), ...]) -> an iolog path;
+  debug_align(r, name): the alignment --debug=io showed for a file.
 - Skip('reason') only for a missing kernel feature; Fail/check otherwise.
 """
 from .core import Fail, Skip, check, test  # noqa: F401
-from .fio import expect_error, expect_ok, fio, fio_job  # noqa: F401
+from .fio import (debug_align, expect_error, expect_ok,  # noqa: F401
+                  expect_passthrough, fio, fio_job, iolog)
 from . import targets  # noqa: F401

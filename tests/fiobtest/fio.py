@@ -14,7 +14,7 @@ import json
 import os
 import re
 
-from .core import Fail, env_path
+from .core import Fail, check, env_path
 
 STOCK = ('io_uring', 'libaio', 'psync', 'sync')
 
@@ -174,6 +174,46 @@ def expect_ok(r, what='the job'):
     if r.rc != 0 or any(r.errors()):
         raise Fail(f'{what} failed: errors={r.errors()}; {r.describe()}')
     return r
+
+
+def expect_passthrough(r, what='the job'):
+    """fio-bounce passed every I/O straight through: something was
+    counted, nothing was bounced or copied. Returns the counters."""
+    c = r.counters()
+    bounced = c['mem_bounced'] + c['window_reads'] + c['rmw_writes']
+    check(c['passthrough'] > 0 and bounced == 0 and c['bytes_copied'] == 0,
+          f'{what}: not all I/O passed straight through: {c}')
+    return c
+
+
+# The engine's --debug=io line for each file it opens.
+NEEDS = re.compile(r'fio-bounce: (\S+): needs off=(\d+) mem=(\d+) \((\w+)\), '
+                   r'in force off=(\d+) mem=(\d+)')
+
+
+def debug_align(r, name):
+    """(need off, need mem, source, in-force off, in-force mem) for @name
+    from the --debug=io output."""
+    found = [m for m in NEEDS.finditer(r.text) if m.group(1) == name]
+    # One line per open: a job that verifies opens the file again.
+    check(found and len({m.group(0) for m in found}) == 1,
+          f'--debug=io alignment lines for {name}: '
+          f'{[m.group(0) for m in NEEDS.finditer(r.text)]}')
+    m = found[0]
+    return (int(m.group(2)), int(m.group(3)), m.group(4), int(m.group(5)),
+            int(m.group(6)))
+
+
+def iolog(ctx, target, op, ranges):
+    """An fio iolog (version 2) that does @op ('read' or 'write') on
+    @target over each (offset, length) of @ranges, in order; its path."""
+    path = os.path.join(ctx.tmpdir(), f'{op}.iolog')
+    with open(path, 'w') as f:
+        f.write(f'fio version 2 iolog\n{target} add\n{target} open\n')
+        for off, ln in ranges:
+            f.write(f'{target} {op} {off} {ln}\n')
+        f.write(f'{target} close\n')
+    return path
 
 
 def expect_error(r, errno_value, what='the job'):

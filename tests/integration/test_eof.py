@@ -9,7 +9,7 @@ on an identical copy; the files must then be byte-identical, same st_size.
 """
 import os
 
-from fiobtest import check, expect_ok, fio, targets, test
+from fiobtest import check, expect_ok, fio, iolog, targets, test
 
 BLK = 4096
 # Same bytes for the same job whatever the engine and completion order.
@@ -96,12 +96,7 @@ def read_past_eof_short_like_buffered(ctx):
     # (offset, length): user range inside, crossing, at and past EOF.
     reads = [(8000, 1000), (8000, 4000), (9500, 1000), (9999, 2),
              (10000, 100), (12000, 1000), (0, 3000), (4000, 6000)]
-    log = os.path.join(ctx.tmpdir(), 'reads.iolog')
-    with open(log, 'w') as f:
-        f.write(f'fio version 2 iolog\n{path} add\n{path} open\n')
-        for off, ln in reads:
-            f.write(f'{path} read {off} {ln}\n')
-        f.write(f'{path} close\n')
+    log = iolog(ctx, path, 'read', reads)
     expected = sum(max(0, min(off + ln, len(data)) - off) for off, ln in reads)
     res = {}
     for engine, direct in (('bounce', 1), ('io_uring', 0)):

@@ -98,25 +98,39 @@ def check_untouched(disk, pattern, start, end, log, kinds, why):
           f'[{start}, {end}) changed {why}')
 
 
+def eio_job(ctx, faults, job, what):
+    """A filled FaultDisk with @faults injected (('fail_read', start, end),
+    ...), then the job @job(dev) gives, which must fail with EIO. Returns
+    the disk, its pattern, the job's counters and the disk log of the job."""
+    disk, pattern = filled_disk(ctx)
+    for kind, start, end in faults:
+        disk.ctl(f'{kind} {start} {end}')
+    mark = len(disk.log())
+    r = run_job(ctx, job(disk.dev))
+    expect_error(r, EIO, what)
+    return disk, pattern, r.counters(), disk.log()[mark:]
+
+
+def check_fault_hit(log, tag, start, end, what):
+    """The injected fault fired: @log has a @tag line inside [start, end)."""
+    check(hits(log, (tag,), start, end),
+          f'no {tag} in [{start}, {end}): {what}; log: {log}')
+
+
 def _rmw_read_fault(off, length, fail_blocks):
     """One misaligned write at @off; reads of @fail_blocks fail."""
     def fn(ctx):
-        disk, pattern = filled_disk(ctx)
         win_start = off // BLK * BLK
         win_end = -(-(off + length) // BLK) * BLK
-        for b in fail_blocks:
-            disk.ctl(f'fail_read {b * BLK} {(b + 1) * BLK}')
-        mark = len(disk.log())
-        r = run_job(ctx, one_write(disk.dev, off, length))
-        expect_error(r, EIO, 'a write whose RMW read failed')
-        c = r.counters()
+        disk, pattern, c, log = eio_job(
+            ctx, [('fail_read', b * BLK, (b + 1) * BLK) for b in fail_blocks],
+            lambda dev: one_write(dev, off, length),
+            'a write whose RMW read failed')
         check(c.get('rmw_writes') == 1 and c.get('rmw_reads', 0) >= 1,
               f'the write did not go through read-modify-write: {c}')
-        log = disk.log()[mark:]
-        rfail = hits(log, ('RFAIL',), fail_blocks[0] * BLK,
-                     (fail_blocks[-1] + 1) * BLK)
-        check(rfail, f'no RFAIL in the failed block(s): the injected fault '
-              f'was never hit; log since the job started: {log}')
+        check_fault_hit(log, 'RFAIL', fail_blocks[0] * BLK,
+                        (fail_blocks[-1] + 1) * BLK,
+                        'the injected fault was never hit')
         check_untouched(disk, pattern, win_start, win_end, log,
                         ('W', 'WFAIL'), 'after a failed RMW read')
     return fn
@@ -137,19 +151,14 @@ test('a misaligned write spanning blocks 5..7 whose tail RMW read fails '
       'RMWs queued behind the failed one fail too, the job ends with EIO and '
       'the block is never written', timeout=60)
 def rmw_read_eio_with_waiters(ctx):
-    disk, pattern = filled_disk(ctx)
-    blk = 5
-    start, end = blk * BLK, (blk + 1) * BLK
-    disk.ctl(f'fail_read {start} {end}')
-    mark = len(disk.log())
-    r = run_job(ctx, [f'filename={disk.dev}', 'direct=1', 'rw=write',
-                      'bs=1000', f'size={FILL - 1000}', 'iodepth=8'])
-    expect_error(r, EIO, 'writes over a block whose reads fail')
-    c = r.counters()
+    start, end = 5 * BLK, 6 * BLK
+    disk, pattern, c, log = eio_job(
+        ctx, [('fail_read', start, end)],
+        lambda dev: [f'filename={dev}', 'direct=1', 'rw=write', 'bs=1000',
+                     f'size={FILL - 1000}', 'iodepth=8'],
+        'writes over a block whose reads fail')
     check(c.get('waits', 0) > 0, f'no write waited behind an RMW: {c}')
-    log = disk.log()[mark:]
-    check(hits(log, ('RFAIL',), start, end), f'block {blk} was never read: '
-          f'{log}')
+    check_fault_hit(log, 'RFAIL', start, end, 'the block was never read')
     check_untouched(disk, pattern, start, end, log, ('W', 'WFAIL'),
                     'although no RMW could read it')
 
@@ -158,20 +167,15 @@ def rmw_read_eio_with_waiters(ctx):
       'succeeded) fails the job with EIO and leaves the block unchanged',
       timeout=60)
 def rmw_window_write_eio(ctx):
-    disk, pattern = filled_disk(ctx)
-    blk = 9
-    start, end = blk * BLK, (blk + 1) * BLK
-    disk.ctl(f'fail_write {start} {end}')
-    mark = len(disk.log())
-    r = run_job(ctx, one_write(disk.dev, start + 300, 1000))
-    expect_error(r, EIO, 'a write whose window write failed')
-    c = r.counters()
+    start, end = 9 * BLK, 10 * BLK
+    disk, pattern, c, log = eio_job(
+        ctx, [('fail_write', start, end)],
+        lambda dev: one_write(dev, start + 300, 1000),
+        'a write whose window write failed')
     check(c.get('rmw_writes') == 1 and c.get('rmw_reads') == 1,
           f'the write did not go through read-modify-write: {c}')
-    log = disk.log()[mark:]
-    check(hits(log, ('WFAIL',), start, end),
-          f'no WFAIL in block {blk}: the window write never reached the '
-          f'device; log: {log}')
+    check_fault_hit(log, 'WFAIL', start, end,
+                    'the window write never reached the device')
     check_untouched(disk, pattern, start, end, log, ('W',),
                     'although its window write failed')
 

@@ -49,7 +49,8 @@ import mmap
 import os
 import random
 
-from fiobtest import Fail, check, expect_error, expect_ok, fio, targets, test
+from fiobtest import (Fail, check, debug_align, expect_error, expect_ok,
+                      fio, targets, test)
 
 EINVAL = 22
 EILSEQ = 84         # fio's verify failure
@@ -332,13 +333,10 @@ def _align_test(kind):
         r = fio(ctx, [f'filename={target}', 'direct=1', 'rw=write',
                       'bs=1000', 'size=64k', '--debug=io'], fmt='normal')
         check(r.rc == 0, f'the probe job failed: {r.describe()}')
-        off, mem = ALIGN[kind]
-        want = f'in force off={off} mem={mem}'
-        lines = [ln for ln in r.text.splitlines()
-                 if 'fio-bounce:' in ln and 'needs off=' in ln]
-        check(lines and all(want in ln for ln in lines),
-              f'the matrix assumes "{want}" on {kind}; --debug=io says: '
-              f'{lines or r.describe()}')
+        in_force = debug_align(r, target)[3:]
+        check(in_force == ALIGN[kind],
+              f'the matrix assumes off/mem {ALIGN[kind]} on {kind}; '
+              f'--debug=io says {in_force} are in force')
     fn.__name__ = f'alignment_in_force_{kind}'
     return fn
 

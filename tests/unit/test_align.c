@@ -136,19 +136,35 @@ static bool tmpfs_reports_dioalign(int fd)
 	       (stx.stx_mask & STATX_DIOALIGN) && stx.stx_dio_offset_align;
 }
 
+/*
+ * An O_DIRECT tmpfs file of @size bytes, which discovery has to probe, in
+ * *fd; or why this kernel has none (the caller skips). Neither means the
+ * open failed.
+ */
+static const char *tmpfs_probe_file(size_t size, int *fd)
+{
+	*fd = make_file("/dev/shm", size, O_DIRECT);
+	if (*fd < 0)
+		return errno == EINVAL ? "kernel lacks O_DIRECT on tmpfs (< 6.6)" :
+					 NULL;
+	if (tmpfs_reports_dioalign(*fd)) {
+		done(*fd);
+		*fd = -1;
+		return "tmpfs reports STATX_DIOALIGN here: no probe path";
+	}
+	return NULL;
+}
+
 /* tmpfs has no DIOALIGN, and an empty file proves nothing: the default. */
 static void tmpfs_empty_file_falls_back_to_default_4096(void)
 {
 	struct fiob_file_info fi;
-	int fd = make_file("/dev/shm", 0, O_DIRECT);
+	int fd;
+	const char *skip = tmpfs_probe_file(0, &fd);
 
-	if (fd < 0 && errno == EINVAL)
-		FT_SKIP("kernel lacks O_DIRECT on tmpfs (< 6.6)");
+	if (skip)
+		FT_SKIP(skip);
 	FT_ASSERT(fd >= 0);
-	if (tmpfs_reports_dioalign(fd)) {
-		done(fd);
-		FT_SKIP("tmpfs reports STATX_DIOALIGN here: no probe path");
-	}
 	FT_EQ(fiob_align_discover(fd, &fi), 0);
 	done(fd);
 	FT_EQ(fi.src, FIOB_SRC_DEFAULT);
@@ -166,15 +182,12 @@ static void tmpfs_file_with_data_probes_what_reads_allow(void)
 {
 	struct fiob_file_info fi;
 	uint32_t want_off = 0, want_mem = 0, a;
-	int fd = make_file("/dev/shm", 8192, O_DIRECT);
+	int fd;
+	const char *skip = tmpfs_probe_file(8192, &fd);
 
-	if (fd < 0 && errno == EINVAL)
-		FT_SKIP("kernel lacks O_DIRECT on tmpfs (< 6.6)");
+	if (skip)
+		FT_SKIP(skip);
 	FT_ASSERT(fd >= 0);
-	if (tmpfs_reports_dioalign(fd)) {
-		done(fd);
-		FT_SKIP("tmpfs reports STATX_DIOALIGN here: no probe path");
-	}
 	for (a = 1; a <= 4096 && !want_off; a <<= 1)
 		if (dio_read(fd, 0, a, 0) > 0)
 			want_off = a;
