@@ -13,16 +13,13 @@
 
 int fiob_core_init(struct fiob_core *c, const struct fiob_core_params *p)
 {
-	uint32_t i, done_size = 1;
+	uint32_t i, done_size = fiob_roundup_pow2(p->depth);
 	int ret;
 
 	memset(c, 0, sizeof(*c));
 	c->slot_buf_base = -1;
 	c->p = *p;
-	c->sqpoll = p->ring.sqpoll;
 	c->err_what = "calloc";
-	while (done_size < p->depth)
-		done_size <<= 1;
 	c->done_mask = done_size - 1;
 	c->reqs = calloc(p->depth, sizeof(*c->reqs));
 	c->files = calloc(p->nr_files, sizeof(*c->files));
@@ -152,12 +149,12 @@ int fiob_core_submit(struct fiob_core *c)
 		 * DEFER_TASKRUN completions already due are posted now and the
 		 * next reap often needs no system call of its own.
 		 */
-		int ret = c->sqpoll ? io_uring_submit(&c->ring) :
+		int ret = c->p.ring.sqpoll ? io_uring_submit(&c->ring) :
 			  io_uring_submit_and_get_events(&c->ring);
 
 		if (ret >= 0) {
 			/* SQPOLL: the kernel thread takes them from here. */
-			if (c->sqpoll)
+			if (c->p.ring.sqpoll)
 				break;
 			continue;
 		}

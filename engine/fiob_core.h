@@ -28,6 +28,11 @@ enum fiob_op {
 	FIOB_OP_FDATASYNC,
 };
 
+static inline bool fiob_op_is_sync(unsigned int op)
+{
+	return op == FIOB_OP_FSYNC || op == FIOB_OP_FDATASYNC;
+}
+
 enum fiob_queue_ret {
 	FIOB_QUEUED = 0,	/* accepted; completes through _reap() */
 	FIOB_BUSY,		/* no room now (no bounce slot): retry later */
@@ -83,7 +88,6 @@ struct fiob_core_params {
 struct fiob_core {
 	struct io_uring ring;
 	bool ring_up;
-	bool sqpoll;
 	bool file_table;	/* sparse registered files: slots at open */
 	int slot_buf_base;	/* registered index of slot 0, or -1 */
 	int slots_reg_err;	/* -errno: why registering the slots failed */

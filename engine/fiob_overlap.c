@@ -39,7 +39,7 @@ static bool conflicts_in_flight(const struct fiob_ovl *t,
 	uint32_t i;
 
 	/* Only an EXCL entry can conflict with a READ or WRITE. */
-	if (x->type != FIOB_OVL_EXCL && !t->nr_active_excl)
+	if (!t->nr_active || (x->type != FIOB_OVL_EXCL && !t->nr_active_excl))
 		return false;
 	for (i = 0; i < t->nr; i++) {
 		const struct fiob_ovl_entry *e = &t->e[i];

@@ -45,6 +45,16 @@ static inline bool fiob_is_pow2(uint64_t v)
 	return v && !(v & (v - 1));
 }
 
+/* The smallest power of two >= @v (1 for 0). */
+static inline uint32_t fiob_roundup_pow2(uint32_t v)
+{
+	uint32_t r = 1;
+
+	while (r < v)
+		r <<= 1;
+	return r;
+}
+
 static inline uint64_t fiob_round_down(uint64_t v, uint64_t a)
 {
 	return v & ~(a - 1);

@@ -21,6 +21,12 @@ enum fiob_phase {
 
 /* ---- submission ---------------------------------------------------- */
 
+/* Registered buffer indexes for SQEs: -1 means a plain READ/WRITE. */
+static int user_buf_index(const struct fiob_core *c, uint32_t id)
+{
+	return c->p.ring.fixedbufs ? (int)id : -1;
+}
+
 static int slot_buf_index(const struct fiob_core *c, int32_t slot)
 {
 	return c->slot_buf_base >= 0 ? c->slot_buf_base + (int)slot : -1;
@@ -55,12 +61,12 @@ static void prep_main(struct fiob_core *c, uint32_t id)
 
 	r->phase = PH_IO;
 	r->pending = 0;
-	if (r->op == FIOB_OP_FSYNC || r->op == FIOB_OP_FDATASYNC)
+	if (fiob_op_is_sync(r->op))
 		ok = fiob_uring_prep_sync(c, id);
 	else if (r->plan.kind == FIOB_KIND_PASS)
 		ok = fiob_uring_prep_rw(c, f, id, 0, write, r->buf, r->off,
 					(uint32_t)r->len,
-					c->p.ring.fixedbufs ? (int)id : -1);
+					user_buf_index(c, id));
 	else
 		ok = fiob_uring_prep_rw(c, f, id, 0, write,
 					fiob_slot_addr(&c->slots, r->slot),
@@ -120,7 +126,7 @@ static void start(struct fiob_core *c, uint32_t id)
 
 static void count_kind(struct fiob_core *c, const struct fiob_req *r)
 {
-	if (r->op == FIOB_OP_FSYNC || r->op == FIOB_OP_FDATASYNC) {
+	if (fiob_op_is_sync(r->op)) {
 		c->stats.syncs++;
 		return;
 	}
@@ -164,6 +170,20 @@ static enum fiob_ovl_type claim(struct fiob_core *c, struct fiob_req *r,
 	return FIOB_OVL_EXCL;
 }
 
+/* A bounce slot for @r's window of @need bytes: 0, FIOB_BUSY or -E2BIG. */
+static inline int take_slot(struct fiob_core *c, struct fiob_req *r,
+			    uint64_t need)
+{
+	if (!c->slots.nr || need > c->slots.size)
+		return -E2BIG;
+	r->slot = fiob_slots_get(&c->slots);
+	if (r->slot < 0) {
+		c->stats.ring_empty++;
+		return FIOB_BUSY;
+	}
+	return 0;
+}
+
 /*
  * The fast path: aligned I/O, and I/O whose only flaw is its memory. One
  * transfer, no planning, nothing to wait for: every I/O of an aligned or
@@ -175,22 +195,15 @@ static inline int queue_direct(struct fiob_core *c, struct fiob_req *r,
 {
 	bool write = r->op == FIOB_OP_WRITE;
 	void *addr = r->buf;
-	int buf_index = c->p.ring.fixedbufs ? (int)id : -1;
+	int buf_index = user_buf_index(c, id);
+	int ret;
 
-	r->plan.kind = kind;
-	r->plan.head = 0;
-	r->plan.nr_rmw = 0;
-	r->plan.win_off = r->off;
-	r->plan.win_len = r->len;
+	fiob_plan(&r->plan, &f->align, kind, r->off, r->len, write);
 	r->eof_excl = 0;
 	if (kind == FIOB_KIND_MEM) {
-		if (r->len > c->slots.size)
-			return -E2BIG;
-		r->slot = fiob_slots_get(&c->slots);
-		if (r->slot < 0) {
-			c->stats.ring_empty++;
-			return FIOB_BUSY;
-		}
+		ret = take_slot(c, r, r->len);
+		if (ret)
+			return ret;
 		addr = fiob_slot_addr(&c->slots, r->slot);
 		buf_index = slot_buf_index(c, r->slot);
 		if (write)
@@ -241,17 +254,14 @@ int fiob_core_queue(struct fiob_core *c, uint32_t id, void *owner,
 	fiob_plan(&r->plan, &f->align, kind, off, len, op == FIOB_OP_WRITE);
 
 	if (kind != FIOB_KIND_PASS) {
-		if (!c->slots.nr || r->plan.win_len > c->slots.size)
-			return -E2BIG;
-		r->slot = fiob_slots_get(&c->slots);
-		if (r->slot < 0) {
-			c->stats.ring_empty++;
-			return FIOB_BUSY;
-		}
+		int ret = take_slot(c, r, r->plan.win_len);
+
+		if (ret)
+			return ret;
 	}
 	count_kind(c, r);
 	c->nr_busy++;
-	if (op == FIOB_OP_FSYNC || op == FIOB_OP_FDATASYNC) {
+	if (fiob_op_is_sync(op)) {
 		start(c, id);
 		return FIOB_QUEUED;
 	}
@@ -372,7 +382,7 @@ static void main_done(struct fiob_core *c, uint32_t id, int res)
 		finish(c, id);
 		return;
 	}
-	if (r->op == FIOB_OP_FSYNC || r->op == FIOB_OP_FDATASYNC) {
+	if (fiob_op_is_sync(r->op)) {
 		r->done = r->len;
 		finish(c, id);
 		return;

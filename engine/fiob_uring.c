@@ -10,15 +10,6 @@
 #include "fiob_core.h"
 #include "fiob_uring.h"
 
-static unsigned int roundup_pow2(unsigned int v)
-{
-	unsigned int r = 1;
-
-	while (r < v)
-		r <<= 1;
-	return r;
-}
-
 /*
  * Flags fio's own io_uring engine asks for, tried in its order of fallback.
  * They only change how completions are delivered, never what runs, so a
@@ -42,7 +33,7 @@ int fiob_uring_setup(struct io_uring *ring, uint32_t depth,
 	 * fiob_uring_wait_sqe() then submits and retries. The CQ (twice the
 	 * SQ) holds every CQE in flight: at most two per request.
 	 */
-	unsigned int entries = roundup_pow2(depth);
+	unsigned int entries = fiob_roundup_pow2(depth);
 	unsigned int i;
 	int ret = -EINVAL;
 
@@ -115,16 +106,17 @@ struct io_uring_sqe *fiob_uring_wait_sqe(struct fiob_core *c)
 	struct io_uring_sqe *sqe = NULL;
 
 	/*
-	 * The SQ has two entries per request, so it is only ever full of
-	 * entries not yet handed over (or not yet consumed by the SQPOLL
-	 * thread): hand them over and wait for room.
+	 * The SQ has one entry per request, so it is only full when an RMW
+	 * needs a second read, and then only of entries not yet handed over
+	 * (or not yet consumed by the SQPOLL thread): hand them over and wait
+	 * for room.
 	 */
 	while (!sqe) {
 		int ret = io_uring_submit(&c->ring);
 
 		if (ret < 0 && ret != -EINTR && ret != -EAGAIN)
 			return NULL;
-		if (c->sqpoll)
+		if (c->p.ring.sqpoll)
 			io_uring_sqring_wait(&c->ring);
 		sqe = io_uring_get_sqe(&c->ring);
 	}
