@@ -454,8 +454,8 @@ static int fiob_post_init(struct thread_data *td)
 	if (o->bounce != FIOB_MODE_NEVER) {
 		p.nr_slots = o->bounce_slots ? o->bounce_slots : td->o.iodepth;
 		p.slot_size = fiob_slot_bytes(td_max_bs(td), blk, page_size);
-		p.slot_align = o->bounce_mem_align > page_size ?
-			       o->bounce_mem_align : page_size;
+		/* 0 (learn it) and anything under a page become a page. */
+		p.slot_align = o->bounce_mem_align;
 	}
 	ret = fiob_core_init(&fd->core, &p);
 	if (ret) {
