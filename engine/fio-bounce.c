@@ -23,6 +23,7 @@
 #include "fiob_align.h"
 #include "fiob_copy.h"
 #include "fiob_core.h"
+#include "fiob_req.h"
 #include "fiob_stats.h"
 
 #ifndef FIOB_BUILT_FOR
@@ -313,7 +314,7 @@ static void fiob_report(struct thread_data *td)
 		.mode = fiob_mode_names[o->bounce],
 		.nr_slots = fd->core.slots.nr,
 		.slot_size = fd->core.slots.size,
-		.slots_registered = fd->core.slot_buf_base >= 0,
+		.slots_registered = fd->core.ring.slot_buf_base >= 0,
 		.files = fd->stat_files,
 		.nr_files = fd->nr_files,
 	};
@@ -400,7 +401,7 @@ static int fiob_register_files(struct thread_data *td)
 		fd->fds[i] = f->fd;
 	}
 	/* With a sparse table, open_file gives each one its slot. */
-	if (!fd->core.file_table)
+	if (!fd->core.ring.file_table)
 		ret = fiob_core_register_files(&fd->core, fd->fds,
 					       td->o.nr_files);
 	if (ret) {
@@ -475,7 +476,7 @@ static int fiob_post_init(struct thread_data *td)
 	dprint(FD_IO, "fio-bounce: mode=%s slots=%u slot_size=%zu "
 	       "registered=%s copy=%s\n", fiob_mode_names[o->bounce],
 	       fd->core.slots.nr, fd->core.slots.size,
-	       fd->core.slot_buf_base >= 0 ? "yes" :
+	       fd->core.ring.slot_buf_base >= 0 ? "yes" :
 	       fd->core.slots_reg_err ? "refused" : "no", fiob_copy_impl());
 	if (o->registerfiles && fiob_register_files(td))
 		return 1;
@@ -545,7 +546,7 @@ static int fiob_close_file(struct thread_data *td, struct fio_file *f)
 	int ret;
 
 	if (fd && fd->core_up) {
-		ret = fiob_core_drain(&fd->core);
+		ret = fiob_req_drain(&fd->core);
 		if (ret)
 			log_err("fio-bounce: finishing I/O before closing %s: "
 				"%s\n", f->file_name, strerror(-ret));
@@ -595,9 +596,9 @@ static enum fio_q_status fiob_queue(struct thread_data *td, struct io_u *io_u)
 		io_u->error = EOPNOTSUPP;
 		return FIO_Q_COMPLETED;
 	}
-	ret = fiob_core_queue(&fd->core, io_u->index, io_u, io_u->file->fileno,
-			      op, io_u->xfer_buf, io_u->offset,
-			      io_u->xfer_buflen);
+	ret = fiob_req_queue(&fd->core, io_u->index, io_u, io_u->file->fileno,
+			     op, io_u->xfer_buf, io_u->offset,
+			     io_u->xfer_buflen);
 	if (ret == FIOB_BUSY)
 		return FIO_Q_BUSY;
 	if (ret < 0) {
@@ -621,7 +622,7 @@ static int fiob_commit(struct thread_data *td)
 
 	if (!fd->nr_queued)
 		return 0;
-	ret = fiob_core_submit(&fd->core);
+	ret = fiob_req_submit(&fd->core);
 	if (ret) {
 		td_verror(td, -ret, "io_uring_submit");
 		return ret;
@@ -648,7 +649,7 @@ static int fiob_getevents(struct thread_data *td, unsigned int min,
 	unsigned int want = td->o.iodepth_batch_complete_min ? min : 0;
 	int ret;
 
-	ret = fiob_core_reap(&fd->core, want, max);
+	ret = fiob_req_reap(&fd->core, want, max);
 	if (ret < 0)
 		td_verror(td, -ret, "io_uring_enter");
 	return ret;
@@ -697,7 +698,7 @@ static void fiob_cleanup(struct thread_data *td)
 	if (!fd)
 		return;
 	if (fd->core_up) {
-		fiob_core_drain(&fd->core);
+		fiob_req_drain(&fd->core);
 		fiob_check_uncollected(&fd->core);
 		fiob_report(td);
 	}

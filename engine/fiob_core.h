@@ -1,17 +1,18 @@
 /*
- * The request engine behind fio-bounce, free of fio: it takes read, write and
- * sync requests, bounces the ones the target cannot take as they are, runs
- * them on one io_uring and hands back completions with user byte counts.
+ * The core: one job thread's engine state and the services on it. It owns
+ * the ring (fiob_uring.h), the file table, the bounce slots, the overlap
+ * table, the request table, the done queue and the counters; it sets them
+ * up, tears them down, binds files, and keeps the done queue.
  *
- * A request's life:
- *   queue -> [wait behind an overlapping RMW window] -> [RMW reads] ->
- *   main transfer -> done queue -> the caller picks it up with _event().
+ * Direction: the request module (fiob_req.h) sits above the core and drives
+ * it: it queues requests, dispatches completions and reaps. The core never
+ * calls up into it, and knows a request only as data (struct fiob_req).
+ * Below the core: the ring layer and the pure modules.
  * Everything is sized at init; nothing allocates per request.
  */
 #ifndef FIOB_CORE_H
 #define FIOB_CORE_H
 
-#include <liburing.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/uio.h>
@@ -20,6 +21,7 @@
 #include "fiob_plan.h"
 #include "fiob_slots.h"
 #include "fiob_stats.h"
+#include "fiob_uring.h"
 
 enum fiob_op {
 	FIOB_OP_READ = 0,
@@ -33,11 +35,6 @@ static inline bool fiob_op_is_sync(unsigned int op)
 	return op == FIOB_OP_FSYNC || op == FIOB_OP_FDATASYNC;
 }
 
-enum fiob_queue_ret {
-	FIOB_QUEUED = 0,	/* accepted; completes through _reap() */
-	FIOB_BUSY,		/* no room now (no bounce slot): retry later */
-};
-
 struct fiob_file {
 	int fd;			/* the real descriptor */
 	int fixed;		/* registered file index, or -1 */
@@ -46,6 +43,7 @@ struct fiob_file {
 	uint64_t size;		/* regular files: the size as we know it */
 };
 
+/* A request as data; what happens to it is fiob_req.c's. */
 struct fiob_req {
 	void *owner;		/* the caller's handle (fio's io_u) */
 	char *buf;
@@ -63,16 +61,6 @@ struct fiob_req {
 	struct fiob_plan plan;
 };
 
-struct fiob_ring_opts {
-	bool hipri;		/* IORING_SETUP_IOPOLL */
-	bool sqpoll;		/* IORING_SETUP_SQPOLL */
-	int sqpoll_cpu;		/* -1: let the kernel choose */
-	bool nowait;		/* RWF_NOWAIT on reads and writes */
-	bool fixedbufs;		/* register user buffers and slots, or fail */
-	bool register_slots;	/* without fixedbufs: try the slots alone */
-	uint16_t ioprio;
-};
-
 struct fiob_core_params {
 	uint32_t depth;		/* request ids are 0 .. depth-1 */
 	uint32_t nr_files;
@@ -86,10 +74,7 @@ struct fiob_core_params {
 };
 
 struct fiob_core {
-	struct io_uring ring;
-	bool ring_up;
-	bool file_table;	/* sparse registered files: slots at open */
-	int slot_buf_base;	/* registered index of slot 0, or -1 */
+	struct fiob_ring ring;	/* buffer bases and file table live there */
 	int slots_reg_err;	/* -errno: why registering the slots failed */
 	struct fiob_core_params p;
 	struct fiob_req *reqs;
@@ -131,23 +116,35 @@ static inline struct fiob_file *fiob_core_file(struct fiob_core *c,
 	return &c->files[id];
 }
 
-/*
- * Accept request @id. Returns FIOB_QUEUED, FIOB_BUSY, or -errno for a
- * request that cannot be done at all (nothing was started).
- */
-int fiob_core_queue(struct fiob_core *c, uint32_t id, void *owner,
-		    uint32_t file, enum fiob_op op, void *buf, uint64_t off,
-		    uint64_t len);
+/* ---- the done queue: finished requests, FIFO ----------------------- */
 
-/* Hand prepared SQEs to the kernel. Returns 0 or -errno. */
-int fiob_core_submit(struct fiob_core *c);
+/* Request @id is finished: append it. */
+static inline void fiob_core_push_done(struct fiob_core *c, uint32_t id)
+{
+	c->done_q[(c->done_head + c->done_nr) & c->done_mask] = id;
+	c->done_nr++;
+}
 
-/*
- * Wait until at least @min requests are complete; return how many (at most
- * @max) are ready for fiob_core_event(0 .. n-1), or -errno.
- */
-int fiob_core_reap(struct fiob_core *c, unsigned int min, unsigned int max);
+/* Drop what the last fiob_core_hand_out() gave the caller: it is gone now. */
+static inline void fiob_core_forget_returned(struct fiob_core *c)
+{
+	c->done_head = (c->done_head + c->returned) & c->done_mask;
+	c->done_nr -= c->returned;
+	c->nr_busy -= c->returned;
+	c->returned = 0;
+}
 
+/* Hand out up to @max finished requests, as fiob_core_event(0 .. n-1). */
+static inline unsigned int fiob_core_hand_out(struct fiob_core *c,
+					      unsigned int max)
+{
+	unsigned int n = c->done_nr < max ? c->done_nr : max;
+
+	c->returned = n;
+	return n;
+}
+
+/* The @i-th request handed out. */
 static inline struct fiob_req *fiob_core_event(struct fiob_core *c,
 					       unsigned int i)
 {
@@ -155,15 +152,6 @@ static inline struct fiob_req *fiob_core_event(struct fiob_core *c,
 
 	return &c->reqs[c->done_q[idx]];
 }
-
-/*
- * Finish every accepted request, however long the kernel takes. fio can stop
- * collecting completions (td->done at the end of an iolog replay) while
- * requests still wait in the engine; a stock engine's writes are in the
- * kernel by then, so ours must get there too. Finished requests stay on the
- * done queue. Returns 0 or -errno.
- */
-int fiob_core_drain(struct fiob_core *c);
 
 /* Requests that finished but were never handed out by _reap(). */
 static inline uint32_t fiob_core_uncollected(const struct fiob_core *c)

@@ -1,7 +1,9 @@
 /*
- * A request's life, from fiob_core_queue() to the done queue: the fast path
- * for single-transfer I/O, the overlap table for everything else, the
- * read-modify-write phases, copies, and the end-of-file fix-up.
+ * A request's life (fiob_req.h), from fiob_req_queue() to the done queue:
+ * the fast path for single-transfer I/O, the overlap table for everything
+ * else, the read-modify-write phases, copies, the end-of-file fix-up, and
+ * the reaping loop that dispatches each CQE to its request. Calls down only:
+ * the core's state, the ring layer, and the pure modules.
  */
 #include <errno.h>
 #include <string.h>
@@ -22,14 +24,36 @@ enum fiob_phase {
 /* ---- submission ---------------------------------------------------- */
 
 /* Registered buffer indexes for SQEs: -1 means a plain READ/WRITE. */
-static int user_buf_index(const struct fiob_core *c, uint32_t id)
+static inline int user_buf_index(const struct fiob_core *c, uint32_t id)
 {
-	return c->p.ring.fixedbufs ? (int)id : -1;
+	return fiob_ring_user_buf(&c->ring, id);
 }
 
-static int slot_buf_index(const struct fiob_core *c, int32_t slot)
+static inline int slot_buf_index(const struct fiob_core *c, int32_t slot)
 {
-	return c->slot_buf_base >= 0 ? c->slot_buf_base + (int)slot : -1;
+	return fiob_ring_slot_buf(&c->ring, slot);
+}
+
+/* One read or write of file @f for request @id (@part: which RMW read). */
+static inline bool prep_rw(struct fiob_core *c, const struct fiob_file *f,
+			   uint32_t id, unsigned int part, bool write,
+			   void *addr, uint64_t off, uint32_t len,
+			   int buf_index)
+{
+	return fiob_ring_prep_rw(&c->ring, f->fixed >= 0 ? f->fixed : f->fd,
+				 f->fixed >= 0, id, part, write, addr, off,
+				 len, buf_index);
+}
+
+static bool prep_sync(struct fiob_core *c, uint32_t id)
+{
+	const struct fiob_req *r = &c->reqs[id];
+	const struct fiob_file *f = &c->files[r->file];
+
+	return fiob_ring_prep_sync(&c->ring,
+				   f->fixed >= 0 ? f->fixed : f->fd,
+				   f->fixed >= 0, id,
+				   r->op == FIOB_OP_FDATASYNC);
 }
 
 static void finish(struct fiob_core *c, uint32_t id);
@@ -62,13 +86,13 @@ static void prep_main(struct fiob_core *c, uint32_t id)
 	r->phase = PH_IO;
 	r->pending = 0;
 	if (fiob_op_is_sync(r->op))
-		ok = fiob_uring_prep_sync(c, id);
+		ok = prep_sync(c, id);
 	else if (r->plan.kind == FIOB_KIND_PASS)
-		ok = fiob_uring_prep_rw(c, f, id, 0, write, r->buf, r->off,
+		ok = prep_rw(c, f, id, 0, write, r->buf, r->off,
 					(uint32_t)r->len,
 					user_buf_index(c, id));
 	else
-		ok = fiob_uring_prep_rw(c, f, id, 0, write,
+		ok = prep_rw(c, f, id, 0, write,
 					fiob_slot_addr(&c->slots, r->slot),
 					r->plan.win_off,
 					(uint32_t)r->plan.win_len,
@@ -112,7 +136,7 @@ static void start(struct fiob_core *c, uint32_t id)
 		r->rmw_got[i] = 0;
 		c->stats.rmw_reads++;
 		sqe_prepared(c, id,
-			     fiob_uring_prep_rw(c, &c->files[r->file], id, i,
+			     prep_rw(c, &c->files[r->file], id, i,
 						false, slot + at,
 						r->plan.rmw_off[i],
 						r->plan.rmw_len[i],
@@ -218,7 +242,7 @@ static inline int queue_direct(struct fiob_core *c, struct fiob_req *r,
 				 FIOB_OVL_WRITE);
 	c->nr_busy++;
 	r->phase = PH_IO;
-	sqe_prepared(c, id, fiob_uring_prep_rw(c, f, id, 0, write, addr,
+	sqe_prepared(c, id, prep_rw(c, f, id, 0, write, addr,
 					      r->off, (uint32_t)r->len,
 					      buf_index));
 	if (!r->pending)
@@ -226,9 +250,9 @@ static inline int queue_direct(struct fiob_core *c, struct fiob_req *r,
 	return FIOB_QUEUED;
 }
 
-int fiob_core_queue(struct fiob_core *c, uint32_t id, void *owner,
-		    uint32_t file, enum fiob_op op, void *buf, uint64_t off,
-		    uint64_t len)
+int fiob_req_queue(struct fiob_core *c, uint32_t id, void *owner,
+		   uint32_t file, enum fiob_op op, void *buf, uint64_t off,
+		   uint64_t len)
 {
 	struct fiob_req *r = &c->reqs[id];
 	const struct fiob_file *f = &c->files[file];
@@ -304,8 +328,7 @@ static void finish(struct fiob_core *c, uint32_t id)
 		fiob_slots_put(&c->slots, r->slot);
 		r->slot = -1;
 	}
-	c->done_q[(c->done_head + c->done_nr) & c->done_mask] = id;
-	c->done_nr++;
+	fiob_core_push_done(c, id);
 	fiob_ovl_release(&c->ovl, id);
 	start_ready(c);
 }
@@ -429,9 +452,10 @@ static inline void direct_done(struct fiob_core *c, struct fiob_req *r,
 	finish(c, id);
 }
 
-void fiob_req_complete(struct fiob_core *c, uint64_t data, int res)
+/* What the CQE tagged @data, with result @res, means for its request. */
+static inline void complete(struct fiob_core *c, uint64_t data, int res)
 {
-	uint32_t id = (uint32_t)(data >> FIOB_TAG_BITS);
+	uint32_t id = fiob_ring_tag_id(data);
 	struct fiob_req *r = &c->reqs[id];
 
 	if (r->plan.kind != FIOB_KIND_WINDOW && r->op <= FIOB_OP_WRITE) {
@@ -439,7 +463,96 @@ void fiob_req_complete(struct fiob_core *c, uint64_t data, int res)
 		return;
 	}
 	if (r->phase == PH_RMW)
-		rmw_read_done(c, id, (unsigned int)(data & FIOB_TAG_MASK), res);
+		rmw_read_done(c, id, fiob_ring_tag_part(data), res);
 	else
 		main_done(c, id, res);
+}
+
+/* ---- reaping --------------------------------------------------------- */
+
+static unsigned int process_cqes(struct fiob_core *c)
+{
+	struct io_uring_cqe *cqe;
+	unsigned int head, n = 0;
+
+	io_uring_for_each_cqe(&c->ring.uring, head, cqe) {
+		complete(c, cqe->user_data, cqe->res);
+		n++;
+	}
+	io_uring_cq_advance(&c->ring.uring, n);
+	return n;
+}
+
+static bool retry_errno(int ret)
+{
+	/* Signals and transient kernel shortages: try again, never an I/O error. */
+	return ret == -EINTR || ret == -EAGAIN || ret == -EBUSY;
+}
+
+int fiob_req_submit(struct fiob_core *c)
+{
+	while (fiob_ring_sq_ready(&c->ring)) {
+		int ret = fiob_ring_submit(&c->ring);
+
+		if (ret >= 0) {
+			/* SQPOLL: the kernel thread takes them from here. */
+			if (c->ring.sqpoll)
+				break;
+			continue;
+		}
+		if (!retry_errno(ret))
+			return ret;
+		/* -EBUSY: completions must be reaped before more go in. */
+		process_cqes(c);
+	}
+	return 0;
+}
+
+/* Process completions until at least @min requests are done (0: a poll). */
+static int wait_done(struct fiob_core *c, unsigned int min)
+{
+	unsigned int n;
+	int ret;
+
+	for (;;) {
+		n = process_cqes(c);
+		ret = fiob_req_submit(c);
+		if (ret)
+			return ret;
+		if (c->done_nr >= min && (n || c->done_nr || min))
+			return 0;
+		if (!min) {
+			/*
+			 * A poll: with DEFER_TASKRUN nothing is posted until we
+			 * enter the kernel, so enter once, then look again.
+			 */
+			ret = fiob_ring_get_events(&c->ring);
+			if (ret < 0 && !retry_errno(ret))
+				return ret;
+			process_cqes(c);
+			return 0;
+		}
+		ret = fiob_ring_wait(&c->ring);
+		if (ret < 0 && !retry_errno(ret) && ret != -ETIME)
+			return ret;
+	}
+}
+
+int fiob_req_reap(struct fiob_core *c, unsigned int min, unsigned int max)
+{
+	int ret;
+
+	fiob_core_forget_returned(c);
+	ret = wait_done(c, min);
+	if (ret)
+		return ret;
+	return (int)fiob_core_hand_out(c, max);
+}
+
+int fiob_req_drain(struct fiob_core *c)
+{
+	/* Requests handed out last time are done and counted in both. */
+	if (c->done_nr >= c->nr_busy)
+		return 0;
+	return wait_done(c, c->nr_busy);
 }

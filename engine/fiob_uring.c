@@ -1,13 +1,13 @@
 /*
- * The core's side of io_uring: the ring with the same flags fio's io_uring
- * engine uses, buffer registration, and how transfers become SQEs (fixed
- * files and buffers, RWF_NOWAIT, ioprio, user_data).
+ * The ring layer (fiob_uring.h): the ring with the same flags fio's io_uring
+ * engine uses, buffer and file registration, and the slow half of getting
+ * an SQE. Knows nothing above it: no requests, no files of the core.
  */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "fiob_core.h"
+#include "fiob_plan.h"
 #include "fiob_uring.h"
 
 /*
@@ -23,20 +23,25 @@ static const unsigned int optional_flag_sets[] = {
 	0,
 };
 
-int fiob_uring_setup(struct io_uring *ring, uint32_t depth,
-		     const struct fiob_ring_opts *o, const char **what)
+int fiob_ring_init(struct fiob_ring *r, uint32_t depth,
+		   const struct fiob_ring_opts *o, const char **what)
 {
 	struct io_uring_params p;
 	/*
 	 * One SQE per request, like fio's io_uring: a small ring stays in
 	 * cache. An RMW with two partial-block reads may find the SQ full;
-	 * fiob_uring_wait_sqe() then submits and retries. The CQ (twice the
+	 * fiob_ring_wait_sqe() then submits and retries. The CQ (twice the
 	 * SQ) holds every CQE in flight: at most two per request.
 	 */
 	unsigned int entries = fiob_roundup_pow2(depth);
 	unsigned int i;
 	int ret = -EINVAL;
 
+	memset(r, 0, sizeof(*r));
+	r->sqpoll = o->sqpoll;
+	r->nowait = o->nowait;
+	r->ioprio = o->ioprio;
+	r->user_buf_base = r->slot_buf_base = -1;
 	*what = "io_uring_queue_init";
 	for (i = 0; i < sizeof(optional_flag_sets) / sizeof(optional_flag_sets[0]); i++) {
 		memset(&p, 0, sizeof(p));
@@ -52,17 +57,18 @@ int fiob_uring_setup(struct io_uring *ring, uint32_t depth,
 		}
 		if (o->hipri)
 			p.flags |= IORING_SETUP_IOPOLL;
-		ret = io_uring_queue_init_params(entries, ring, &p);
+		ret = io_uring_queue_init_params(entries, &r->uring, &p);
 		if (ret != -EINVAL)
 			break;
 	}
 	if (!ret) {
+		r->up = true;
 		/*
 		 * Enter through a registered ring descriptor (kernel 5.18+):
 		 * every io_uring_enter skips the file lookup. Only a cost
 		 * saved, so a kernel without it just does the lookup.
 		 */
-		io_uring_register_ring_fd(ring);
+		io_uring_register_ring_fd(&r->uring);
 		return 0;
 	}
 	if (ret == -EINVAL || ret == -EOPNOTSUPP) {
@@ -77,10 +83,20 @@ int fiob_uring_setup(struct io_uring *ring, uint32_t depth,
 	return ret;
 }
 
-int fiob_uring_register_bufs(struct io_uring *ring, const struct iovec *user,
-			     uint32_t nr_user, const struct fiob_slots *slots)
+void fiob_ring_exit(struct fiob_ring *r)
 {
-	uint32_t nr = nr_user + slots->nr, i;
+	if (r->up)
+		io_uring_queue_exit(&r->uring);
+	r->up = false;
+	r->file_table = false;
+	r->user_buf_base = r->slot_buf_base = -1;
+}
+
+int fiob_ring_register_bufs(struct fiob_ring *r, const struct iovec *user,
+			    uint32_t nr_user, char *slot_base,
+			    uint32_t nr_slots, size_t slot_size)
+{
+	uint32_t nr = nr_user + nr_slots, i;
 	struct iovec *iov;
 	int ret;
 
@@ -90,18 +106,44 @@ int fiob_uring_register_bufs(struct io_uring *ring, const struct iovec *user,
 		return -ENOMEM;
 	for (i = 0; i < nr_user; i++)
 		iov[i] = user[i];
-	for (i = 0; i < slots->nr; i++) {
-		iov[nr_user + i].iov_base = fiob_slot_addr(slots, (int32_t)i);
-		iov[nr_user + i].iov_len = slots->size;
+	for (i = 0; i < nr_slots; i++) {
+		iov[nr_user + i].iov_base = slot_base + (size_t)i * slot_size;
+		iov[nr_user + i].iov_len = slot_size;
 	}
-	ret = io_uring_register_buffers(ring, iov, nr);
+	ret = io_uring_register_buffers(&r->uring, iov, nr);
 	free(iov);
-	return ret;
+	if (ret)
+		return ret;
+	if (nr_user)
+		r->user_buf_base = 0;
+	if (nr_slots)
+		r->slot_buf_base = (int)nr_user;
+	return 0;
+}
+
+void fiob_ring_file_table(struct fiob_ring *r, uint32_t nr)
+{
+	/* A kernel without sparse tables just names files by descriptor. */
+	r->file_table = !io_uring_register_files_sparse(&r->uring, nr);
+}
+
+int fiob_ring_register_files(struct fiob_ring *r, const int *fds, uint32_t nr)
+{
+	return io_uring_register_files(&r->uring, fds, nr);
+}
+
+int fiob_ring_set_file(struct fiob_ring *r, uint32_t idx, int fd, int *fixed)
+{
+	int ret;
+
+	ret = io_uring_register_files_update(&r->uring, idx, &fd, 1);
+	*fixed = ret == 1 && fd >= 0 ? (int)idx : -1;
+	return ret < 0 ? ret : 0;
 }
 
 /* ---- SQEs -------------------------------------------------------- */
 
-struct io_uring_sqe *fiob_uring_wait_sqe(struct fiob_core *c)
+struct io_uring_sqe *fiob_ring_wait_sqe(struct fiob_ring *r)
 {
 	struct io_uring_sqe *sqe = NULL;
 
@@ -112,30 +154,27 @@ struct io_uring_sqe *fiob_uring_wait_sqe(struct fiob_core *c)
 	 * for room.
 	 */
 	while (!sqe) {
-		int ret = io_uring_submit(&c->ring);
+		int ret = io_uring_submit(&r->uring);
 
 		if (ret < 0 && ret != -EINTR && ret != -EAGAIN)
 			return NULL;
-		if (c->p.ring.sqpoll)
-			io_uring_sqring_wait(&c->ring);
-		sqe = io_uring_get_sqe(&c->ring);
+		if (r->sqpoll)
+			io_uring_sqring_wait(&r->uring);
+		sqe = io_uring_get_sqe(&r->uring);
 	}
 	return sqe;
 }
 
-bool fiob_uring_prep_sync(struct fiob_core *c, uint32_t id)
+bool fiob_ring_prep_sync(struct fiob_ring *r, int fd, bool fixed_file,
+			 uint32_t id, bool datasync)
 {
-	const struct fiob_req *r = &c->reqs[id];
-	const struct fiob_file *f = &c->files[r->file];
-	struct io_uring_sqe *sqe = fiob_uring_get_sqe(c);
+	struct io_uring_sqe *sqe = fiob_ring_get_sqe(r);
 
 	if (!sqe)
 		return false;
-	io_uring_prep_fsync(sqe, f->fixed >= 0 ? f->fixed : f->fd,
-			    r->op == FIOB_OP_FDATASYNC ?
-			    IORING_FSYNC_DATASYNC : 0);
-	if (f->fixed >= 0)
+	io_uring_prep_fsync(sqe, fd, datasync ? IORING_FSYNC_DATASYNC : 0);
+	if (fixed_file)
 		sqe->flags |= IOSQE_FIXED_FILE;
-	io_uring_sqe_set_data64(sqe, (uint64_t)id << FIOB_TAG_BITS);
+	io_uring_sqe_set_data64(sqe, fiob_ring_tag(id, 0));
 	return true;
 }

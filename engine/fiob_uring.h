@@ -1,4 +1,15 @@
-/* The core's side of io_uring: setup, registration, SQEs (fiob_uring.c). */
+/*
+ * The ring layer (fiob_uring.c), liburing style: struct fiob_ring owns the
+ * io_uring and the options every SQE carries (RWF_NOWAIT, ioprio, where the
+ * registered buffers start). It knows nothing of requests, files or the
+ * core: prep functions take the descriptor, the buffer index and the request
+ * id as arguments, and the user_data tag is encoded and decoded here only.
+ *
+ * Layer order (tools/include-graph checks it): the adapter on top, then the
+ * request module, the core, this ring layer, and the pure modules (plan,
+ * overlap, slots, copy, stats, alignment) at the bottom. Nothing here
+ * includes a header above it.
+ */
 #ifndef FIOB_URING_H
 #define FIOB_URING_H
 
@@ -7,46 +18,115 @@
 #include <stdint.h>
 #include <sys/uio.h>
 
-#include "fiob_core.h"
+/* What the job asked of io_uring (fio's io_uring options). */
+struct fiob_ring_opts {
+	bool hipri;		/* IORING_SETUP_IOPOLL */
+	bool sqpoll;		/* IORING_SETUP_SQPOLL */
+	int sqpoll_cpu;		/* -1: let the kernel choose */
+	bool nowait;		/* RWF_NOWAIT on reads and writes */
+	bool fixedbufs;		/* register user buffers and slots, or fail */
+	bool register_slots;	/* without fixedbufs: try the slots alone */
+	uint16_t ioprio;
+};
 
-/* user_data: request id << FIOB_TAG_BITS | which RMW read a CQE answers. */
+struct fiob_ring {
+	struct io_uring uring;
+	bool up;
+	bool sqpoll;		/* submissions are the SQ thread's */
+	bool nowait;
+	uint16_t ioprio;
+	bool file_table;	/* a sparse registered-file table exists */
+	int user_buf_base;	/* fixedbufs: index of request 0's buffer, or -1 */
+	int slot_buf_base;	/* registered index of slot 0, or -1 */
+};
+
+/* ---- user_data: request id << FIOB_TAG_BITS | which part of it ------ */
+
 #define FIOB_TAG_BITS	2
 #define FIOB_TAG_MASK	((1u << FIOB_TAG_BITS) - 1)
 
-/*
- * Create @ring for @depth requests with the options in @o. On failure
- * returns -errno and points @what at the name of what was refused (the fio
- * option when a requested feature is missing).
- */
-int fiob_uring_setup(struct io_uring *ring, uint32_t depth,
-		     const struct fiob_ring_opts *o, const char **what);
+static inline uint64_t fiob_ring_tag(uint32_t id, unsigned int part)
+{
+	return ((uint64_t)id << FIOB_TAG_BITS) | part;
+}
 
-/* Register @nr_user request buffers, then every bounce slot after them. */
-int fiob_uring_register_bufs(struct io_uring *ring, const struct iovec *user,
-			     uint32_t nr_user, const struct fiob_slots *slots);
+static inline uint32_t fiob_ring_tag_id(uint64_t data)
+{
+	return (uint32_t)(data >> FIOB_TAG_BITS);
+}
+
+static inline unsigned int fiob_ring_tag_part(uint64_t data)
+{
+	return (unsigned int)(data & FIOB_TAG_MASK);
+}
+
+/* ---- setup and registration ----------------------------------------- */
+
+/*
+ * Create @r for @depth requests with the options in @o. On failure returns
+ * -errno and points @what at the name of what was refused (the fio option
+ * when a requested feature is missing). Registers nothing.
+ */
+int fiob_ring_init(struct fiob_ring *r, uint32_t depth,
+		   const struct fiob_ring_opts *o, const char **what);
+/* Safe on a zeroed, failed or exited ring. */
+void fiob_ring_exit(struct fiob_ring *r);
+
+/*
+ * Register @nr_user request buffers, then @nr_slots slots of @slot_size
+ * bytes from @slot_base after them; on success the buffer bases point at
+ * them (user_buf_base only when @nr_user). Returns 0 or -errno.
+ */
+int fiob_ring_register_bufs(struct fiob_ring *r, const struct iovec *user,
+			    uint32_t nr_user, char *slot_base,
+			    uint32_t nr_slots, size_t slot_size);
+
+/* A sparse table of @nr registered files (kernel 5.19+); sets file_table. */
+void fiob_ring_file_table(struct fiob_ring *r, uint32_t nr);
+/* Register @nr descriptors at once at indexes 0 .. nr-1 (no sparse table). */
+int fiob_ring_register_files(struct fiob_ring *r, const int *fds, uint32_t nr);
+/*
+ * Put @fd (or -1: empty it) at index @idx of the sparse table (only when
+ * file_table). @fixed gets the index I/O should name, or -1 for the plain
+ * descriptor (an emptied slot, or a failure). Returns 0 or -errno.
+ */
+int fiob_ring_set_file(struct fiob_ring *r, uint32_t idx, int fd, int *fixed);
+
+/* Registered buffer indexes for SQEs: -1 means a plain READ/WRITE. */
+static inline int fiob_ring_user_buf(const struct fiob_ring *r, uint32_t id)
+{
+	return r->user_buf_base >= 0 ? r->user_buf_base + (int)id : -1;
+}
+
+static inline int fiob_ring_slot_buf(const struct fiob_ring *r, int32_t slot)
+{
+	return r->slot_buf_base >= 0 ? r->slot_buf_base + (int)slot : -1;
+}
+
+/* ---- SQEs ------------------------------------------------------------ */
 
 /* An SQE when the SQ is full: submit and wait for room. NULL: ring failed. */
-struct io_uring_sqe *fiob_uring_wait_sqe(struct fiob_core *c);
+struct io_uring_sqe *fiob_ring_wait_sqe(struct fiob_ring *r);
 
-static inline struct io_uring_sqe *fiob_uring_get_sqe(struct fiob_core *c)
+static inline struct io_uring_sqe *fiob_ring_get_sqe(struct fiob_ring *r)
 {
-	struct io_uring_sqe *sqe = io_uring_get_sqe(&c->ring);
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&r->uring);
 
-	return sqe ? sqe : fiob_uring_wait_sqe(c);
+	return sqe ? sqe : fiob_ring_wait_sqe(r);
 }
 
 /*
- * Prepare one read or write of @len bytes at @addr of file @f for request
- * @id, from the registered buffer @buf_index (or -1). False only if the ring
- * itself fails. Inline: it is on every I/O's path.
+ * Prepare one read or write of @len bytes at @addr, file offset @off, on
+ * descriptor @fd (a registered file index when @fixed_file), from the
+ * registered buffer @buf_index (or -1), tagged @id/@part. False only if the
+ * ring itself fails. Inline: it is on every I/O's path.
  */
-static inline bool fiob_uring_prep_rw(struct fiob_core *c,
-				      const struct fiob_file *f, uint32_t id,
-				      unsigned int tag, bool write, void *addr,
-				      uint64_t off, uint32_t len, int buf_index)
+static inline bool fiob_ring_prep_rw(struct fiob_ring *r, int fd,
+				     bool fixed_file, uint32_t id,
+				     unsigned int part, bool write, void *addr,
+				     uint64_t off, uint32_t len, int buf_index)
 {
-	struct io_uring_sqe *sqe = fiob_uring_get_sqe(c);
-	int fd = f->fixed >= 0 ? f->fixed : f->fd;
+	struct io_uring_sqe *sqe = fiob_ring_get_sqe(r);
 
 	if (!sqe)
 		return false;
@@ -56,16 +136,47 @@ static inline bool fiob_uring_prep_rw(struct fiob_core *c,
 			 sqe, fd, addr, len, off);
 	if (buf_index >= 0)
 		sqe->buf_index = (uint16_t)buf_index;
-	if (f->fixed >= 0)
+	if (fixed_file)
 		sqe->flags |= IOSQE_FIXED_FILE;
-	if (c->p.ring.nowait)
+	if (r->nowait)
 		sqe->rw_flags |= RWF_NOWAIT;
-	sqe->ioprio = c->p.ring.ioprio;
-	io_uring_sqe_set_data64(sqe, ((uint64_t)id << FIOB_TAG_BITS) | tag);
+	sqe->ioprio = r->ioprio;
+	io_uring_sqe_set_data64(sqe, fiob_ring_tag(id, part));
 	return true;
 }
 
-/* Prepare request @id's fsync or fdatasync. */
-bool fiob_uring_prep_sync(struct fiob_core *c, uint32_t id);
+/* Prepare an fsync (fdatasync when @datasync) of @fd, tagged @id. */
+bool fiob_ring_prep_sync(struct fiob_ring *r, int fd, bool fixed_file,
+			 uint32_t id, bool datasync);
+
+/* ---- submission and completion --------------------------------------- */
+
+/*
+ * Hand prepared SQEs to the kernel once. Like fio's io_uring it enters with
+ * GETEVENTS (without SQPOLL), so that under DEFER_TASKRUN completions already
+ * due are posted now. Returns what liburing returns.
+ */
+static inline int fiob_ring_submit(struct fiob_ring *r)
+{
+	return r->sqpoll ? io_uring_submit(&r->uring) :
+	       io_uring_submit_and_get_events(&r->uring);
+}
+
+static inline unsigned int fiob_ring_sq_ready(const struct fiob_ring *r)
+{
+	return io_uring_sq_ready(&r->uring);
+}
+
+/* Enter the kernel for completions only (DEFER_TASKRUN posts them then). */
+static inline int fiob_ring_get_events(struct fiob_ring *r)
+{
+	return io_uring_get_events(&r->uring);
+}
+
+/* Submit what is prepared and wait for at least one CQE. */
+static inline int fiob_ring_wait(struct fiob_ring *r)
+{
+	return io_uring_submit_and_wait(&r->uring, 1);
+}
 
 #endif

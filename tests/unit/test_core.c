@@ -19,6 +19,7 @@
 
 #include "fiob_align.h"
 #include "fiob_core.h"
+#include "fiob_req.h"
 #include "fiob_test.h"
 
 #define BLK		4096u
@@ -144,7 +145,7 @@ static int fx_open(uint32_t depth, uint32_t nr_slots, enum fiob_mode mode,
 	f->size = size;
 	/* A registered file slot wherever the kernel has a sparse table. */
 	ret = fiob_core_set_fd(&F.c, 0, F.fd);
-	if (!ret && F.c.file_table && f->fixed != 0)
+	if (!ret && F.c.ring.file_table && f->fixed != 0)
 		return err("the file did not get registered slot 0"), -EINVAL;
 	return ret;
 }
@@ -220,7 +221,7 @@ static int queue_op(int id, bool write, uint64_t off, uint64_t len, size_t mis)
 			       F.msize - off < len ? F.msize - off : len;
 		memcpy(F.data[id], F.model + off, o->done_want);
 	}
-	ret = fiob_core_queue(&F.c, (uint32_t)id, o, 0,
+	ret = fiob_req_queue(&F.c, (uint32_t)id, o, 0,
 			      write ? FIOB_OP_WRITE : FIOB_OP_READ, b + mis,
 			      off, len);
 	if (ret != FIOB_QUEUED)
@@ -299,11 +300,11 @@ static int complete(const struct fiob_req *r)
 /* Submit, then reap at least @min and check everything reaped. */
 static int reap(unsigned int min)
 {
-	int n, i, ret = fiob_core_submit(&F.c);
+	int n, i, ret = fiob_req_submit(&F.c);
 
 	if (ret)
 		return err("submit: %d", ret);
-	n = fiob_core_reap(&F.c, min, MAXD);
+	n = fiob_req_reap(&F.c, min, MAXD);
 	if (n < 0 || (unsigned int)n < min)
 		return err("reap(%u) = %d", min, n);
 	for (i = 0; i < n; i++)
@@ -426,7 +427,7 @@ static int run_random(int nops)
 		if (q(id, cand.write, cand.off, cand.len, cand.mis))
 			return -1;
 		F.hist[i] = F.ops[id];
-		if (rnd() % 3 == 0 && fiob_core_submit(&F.c))
+		if (rnd() % 3 == 0 && fiob_req_submit(&F.c))
 			return err("submit failed");
 	}
 	F.seq = -1;
@@ -556,7 +557,7 @@ static void eof_rmw_write_racing_appends_beyond_keeps_them(void)
 	for (round = 0; round < 200; round++) {
 		STEP(fx_truncate(10000 + rnd() % 4000));
 		STEP(q(0, true, F.msize - 10, 20 + rnd() % 3000, 1));
-		STEP(fiob_core_submit(&F.c) ? err("submit") : 0);
+		STEP(fiob_req_submit(&F.c) ? err("submit") : 0);
 		usleep(200);
 		STEP(reap(0));		/* the RMW read: now the write goes */
 		STEP(q(1, true, 16384 + 4096 * (rnd() % 3), 4096, 0));
@@ -631,14 +632,14 @@ static void rmw_writes_sharing_blocks_at_qd16_lose_no_update(void)
 static int raw_io(enum fiob_op op, uint64_t off, uint64_t len, size_t mis,
 		  uint64_t *done)
 {
-	int n, ret = fiob_core_queue(&F.c, 0, NULL, 0, op, ubuf(0) + mis,
+	int n, ret = fiob_req_queue(&F.c, 0, NULL, 0, op, ubuf(0) + mis,
 				     off, len);
 
 	if (ret)
 		return ret == FIOB_BUSY ? -EBUSY : ret;
-	if (fiob_core_submit(&F.c))
+	if (fiob_req_submit(&F.c))
 		return -EIO;
-	n = fiob_core_reap(&F.c, 1, 1);
+	n = fiob_req_reap(&F.c, 1, 1);
 	if (n != 1)
 		return -EIO;
 	*done = fiob_core_event(&F.c, 0)->done;
@@ -672,7 +673,7 @@ static void too_big_for_a_slot_is_e2big_and_starts_nothing(void)
 
 	OPEN(2, 2, FIOB_MODE_AUTO, 65536);
 	/* slot: 20000 + 2 blocks -> 28672; window [0, 32768) */
-	FT_EQ(fiob_core_queue(&F.c, 0, NULL, 0, FIOB_OP_WRITE, ubuf(0), 1,
+	FT_EQ(fiob_req_queue(&F.c, 0, NULL, 0, FIOB_OP_WRITE, ubuf(0), 1,
 			      28672), -E2BIG);
 	FT_ASSERT(fiob_core_idle(&F.c));
 	FT_EQ(F.c.slots.nr_free, 2);
@@ -718,7 +719,7 @@ static void slots_are_registered_with_or_without_fixedbufs(void)
 			FT_FAIL("case %u: setup failed", i);
 		}
 		FT_EQ(F.c.slots_reg_err, 0);
-		FT_EQ(F.c.slot_buf_base, cases[i].base);
+		FT_EQ(F.c.ring.slot_buf_base, cases[i].base);
 	}
 	fx_close();
 }
@@ -732,7 +733,7 @@ static void exit_on_zeroed_failed_or_exited_core_is_safe(void)
 	memset(&c, 0, sizeof(c));
 	fiob_core_exit(&c);
 	FT_EQ(fiob_core_init(&c, &p), -EINVAL);		/* slots refuse 0 */
-	FT_ASSERT(c.reqs == NULL && c.files == NULL && !c.ring_up);
+	FT_ASSERT(c.reqs == NULL && c.files == NULL && !c.ring.up);
 	fiob_core_exit(&c);
 	p.slot_size = 4096;
 	FT_EQ(fiob_core_init(&c, &p), 0);
