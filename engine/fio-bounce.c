@@ -20,7 +20,7 @@
 #include "fio.h"
 #include "optgroup.h"
 
-#include "fiob_align.h"
+#include "fiob_discover.h"
 #include "fiob_copy.h"
 #include "fiob_core.h"
 #include "fiob_req.h"
@@ -504,7 +504,7 @@ static int fiob_open_file(struct thread_data *td, struct fio_file *f)
 	else if ((ret = generic_open_file(td, f)))
 		return ret;
 
-	ret = fiob_align_discover(f->fd, &fi);
+	ret = fiob_discover(f->fd, &fi);
 	if (!ret)
 		ret = fiob_file_align(td, f, &fi, &in_force);
 	if (!ret)

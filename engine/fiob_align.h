@@ -1,49 +1,62 @@
 /*
- * Learning what a file's O_DIRECT path needs, per open file:
- *   1. statx(STATX_DIOALIGN) (and STATX_DIO_READ_ALIGN where the headers
- *      have it);
- *   2. block devices: BLKSSZGET plus sysfs queue/dma_alignment;
- *   3. a probe with O_DIRECT reads of data the file really has;
- *   4. nothing known: 4096 for both.
- * A file opened without O_DIRECT needs no alignment at all.
+ * The alignment rule a target's O_DIRECT path sets, and the power-of-two
+ * arithmetic everything else does with it. The bottom of the engine: no
+ * other fio-bounce header below it, used by plans, slots, stats, the ring
+ * layer and discovery alike.
  */
 #ifndef FIOB_ALIGN_H
 #define FIOB_ALIGN_H
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "fiob_plan.h"
-
-enum fiob_align_src {
-	FIOB_SRC_BUFFERED = 0,	/* no O_DIRECT: no rule */
-	FIOB_SRC_STATX,
-	FIOB_SRC_BLKDEV,
-	FIOB_SRC_PROBE,
-	FIOB_SRC_DEFAULT,
+/* What the target's O_DIRECT path needs; both are powers of two, >= 1. */
+struct fiob_align {
+	uint32_t off;	/* offsets and lengths */
+	uint32_t mem;	/* buffer addresses (and segment lengths) */
 };
 
-#define FIOB_DEFAULT_ALIGN	4096u
+static inline bool fiob_is_pow2(uint64_t v)
+{
+	return v && !(v & (v - 1));
+}
 
-struct fiob_file_info {
-	struct fiob_align need;	/* what the target needs */
-	uint8_t src;		/* enum fiob_align_src */
-	bool regular;		/* regular file (size can change) */
-	bool direct;		/* opened with O_DIRECT */
-	uint64_t size;		/* st_size for regular files */
-};
+/* The smallest power of two >= @v (1 for 0). */
+static inline uint32_t fiob_roundup_pow2(uint32_t v)
+{
+	uint32_t r = 1;
 
-/* Fill @fi for the open descriptor @fd. Returns 0 or -errno. */
-int fiob_align_discover(int fd, struct fiob_file_info *fi);
+	while (r < v)
+		r <<= 1;
+	return r;
+}
+
+static inline uint64_t fiob_round_down(uint64_t v, uint64_t a)
+{
+	return v & ~(a - 1);
+}
+
+static inline uint64_t fiob_round_up(uint64_t v, uint64_t a)
+{
+	return (v + a - 1) & ~(a - 1);
+}
 
 /*
  * The rule in force: @need raised by the overrides in @ovr (0: none).
  * Returns -EINVAL if an override is below what the target needs: lowering
  * it would only turn bounced I/O back into EINVAL.
  */
-int fiob_align_apply(const struct fiob_align *need,
-		     const struct fiob_align *ovr, struct fiob_align *out);
-
-const char *fiob_align_src_name(enum fiob_align_src src);
+static inline int fiob_align_apply(const struct fiob_align *need,
+				   const struct fiob_align *ovr,
+				   struct fiob_align *out)
+{
+	if ((ovr->off && ovr->off < need->off) ||
+	    (ovr->mem && ovr->mem < need->mem))
+		return -EINVAL;
+	out->off = ovr->off > need->off ? ovr->off : need->off;
+	out->mem = ovr->mem > need->mem ? ovr->mem : need->mem;
+	return 0;
+}
 
 #endif

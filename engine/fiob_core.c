@@ -6,7 +6,6 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "fiob_core.h"
 #include "fiob_uring.h"
@@ -40,8 +39,7 @@ int fiob_core_init(struct fiob_core *c, const struct fiob_core_params *p)
 	if (p->nr_slots) {
 		c->err_what = "bounce slots";
 		ret = fiob_slots_init(&c->slots, p->nr_slots, p->slot_size,
-				      p->slot_align ? p->slot_align :
-				      (size_t)sysconf(_SC_PAGESIZE));
+				      p->slot_align);
 		if (ret)
 			goto err;
 	}

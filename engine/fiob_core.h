@@ -66,7 +66,7 @@ struct fiob_core_params {
 	uint32_t nr_files;
 	uint32_t nr_slots;	/* 0: no bounce ring */
 	uint64_t slot_size;
-	uint32_t slot_align;	/* 0 or a power of two; at least a page */
+	uint32_t slot_align;	/* 0 or a power of two (fiob_slots_init) */
 	enum fiob_mode mode;
 	struct fiob_ring_opts ring;
 	/* fixedbufs: the buffer of each request id, registered at its id. */

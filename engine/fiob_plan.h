@@ -1,7 +1,8 @@
 /*
- * Alignment math and I/O plans: which of the three kinds an I/O is, the
- * enclosing aligned window, the read-modify-write reads a write needs, and how
- * window bytes map back to user bytes. Pure arithmetic, no I/O.
+ * I/O plans: which of the three kinds an I/O is, the enclosing aligned
+ * window, the read-modify-write reads a write needs, and how window bytes
+ * map back to user bytes. Pure arithmetic, no I/O; the alignment type and
+ * its rounding helpers are fiob_align.h's.
  */
 #ifndef FIOB_PLAN_H
 #define FIOB_PLAN_H
@@ -9,11 +10,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-/* What the target's O_DIRECT path needs; both are powers of two, >= 1. */
-struct fiob_align {
-	uint32_t off;	/* offsets and lengths */
-	uint32_t mem;	/* buffer addresses (and segment lengths) */
-};
+#include "fiob_align.h"
 
 enum fiob_mode {
 	FIOB_MODE_AUTO = 0,	/* bounce only what must be bounced */
@@ -39,31 +36,6 @@ struct fiob_plan {
 	uint64_t rmw_off[FIOB_MAX_RMW_READS];
 	uint32_t rmw_len[FIOB_MAX_RMW_READS];
 };
-
-static inline bool fiob_is_pow2(uint64_t v)
-{
-	return v && !(v & (v - 1));
-}
-
-/* The smallest power of two >= @v (1 for 0). */
-static inline uint32_t fiob_roundup_pow2(uint32_t v)
-{
-	uint32_t r = 1;
-
-	while (r < v)
-		r <<= 1;
-	return r;
-}
-
-static inline uint64_t fiob_round_down(uint64_t v, uint64_t a)
-{
-	return v & ~(a - 1);
-}
-
-static inline uint64_t fiob_round_up(uint64_t v, uint64_t a)
-{
-	return (v + a - 1) & ~(a - 1);
-}
 
 /* Which kind an I/O of @len bytes at @off from/to @addr is under @mode. */
 static inline enum fiob_kind fiob_classify(const struct fiob_align *a,

@@ -75,6 +75,17 @@ static void sqe_prepared(struct fiob_core *c, uint32_t id, bool ok)
 		r->err = -EIO;
 }
 
+/*
+ * The tail of every phase that prepares SQEs: with none of them in flight
+ * (the ring failed before the first), the request is over now.
+ */
+static inline void finish_unless_pending(struct fiob_core *c,
+					 const struct fiob_req *r, uint32_t id)
+{
+	if (!r->pending)
+		finish(c, id);
+}
+
 /* The main transfer: user memory for PASS, the slot's window otherwise. */
 static void prep_main(struct fiob_core *c, uint32_t id)
 {
@@ -98,16 +109,25 @@ static void prep_main(struct fiob_core *c, uint32_t id)
 					(uint32_t)r->plan.win_len,
 					slot_buf_index(c, r->slot));
 	sqe_prepared(c, id, ok);
-	if (!r->pending)
-		finish(c, id);
+	finish_unless_pending(c, r, id);
 }
 
+/* A write's user bytes into its slot, at their place in the window. */
 static void copy_in(struct fiob_core *c, struct fiob_req *r)
 {
 	char *slot = fiob_slot_addr(&c->slots, r->slot);
 
 	fiob_copy(slot + r->plan.head, r->buf, r->len);
 	c->stats.bytes_copied += r->len;
+}
+
+/* A read's r->done user bytes out of its slot (head is 0 without a window). */
+static void copy_out(struct fiob_core *c, struct fiob_req *r)
+{
+	char *slot = fiob_slot_addr(&c->slots, r->slot);
+
+	fiob_copy(r->buf, slot + r->plan.head, r->done);
+	c->stats.bytes_copied += r->done;
 }
 
 /* Start a request that holds its range: the first SQEs of its life. */
@@ -142,8 +162,7 @@ static void start(struct fiob_core *c, uint32_t id)
 						r->plan.rmw_len[i],
 						slot_buf_index(c, r->slot)));
 	}
-	if (!r->pending)
-		finish(c, id);
+	finish_unless_pending(c, r, id);
 }
 
 /* ---- accepting requests -------------------------------------------- */
@@ -245,8 +264,7 @@ static inline int queue_direct(struct fiob_core *c, struct fiob_req *r,
 	sqe_prepared(c, id, prep_rw(c, f, id, 0, write, addr,
 					      r->off, (uint32_t)r->len,
 					      buf_index));
-	if (!r->pending)
-		finish(c, id);
+	finish_unless_pending(c, r, id);
 	return FIOB_QUEUED;
 }
 
@@ -413,12 +431,8 @@ static void main_done(struct fiob_core *c, uint32_t id, int res)
 	r->done = fiob_user_bytes(&r->plan, r->len, (uint64_t)res);
 	if (r->done < r->len)
 		c->stats.short_done++;
-	if (r->op == FIOB_OP_READ && r->plan.kind != FIOB_KIND_PASS && r->done) {
-		char *slot = fiob_slot_addr(&c->slots, r->slot);
-
-		fiob_copy(r->buf, slot + r->plan.head, r->done);
-		c->stats.bytes_copied += r->done;
-	}
+	if (r->op == FIOB_OP_READ && r->plan.kind != FIOB_KIND_PASS && r->done)
+		copy_out(c, r);
 	if (r->op == FIOB_OP_WRITE) {
 		if (r->eof_excl && f->regular)
 			trim_eof(c, r, (uint64_t)res);
@@ -444,9 +458,7 @@ static inline void direct_done(struct fiob_core *c, struct fiob_req *r,
 		if (r->op == FIOB_OP_WRITE) {
 			note_written(c, r);
 		} else if (r->slot >= 0 && r->done) {
-			fiob_copy(r->buf, fiob_slot_addr(&c->slots, r->slot),
-				  r->done);
-			c->stats.bytes_copied += r->done;
+			copy_out(c, r);
 		}
 	}
 	finish(c, id);

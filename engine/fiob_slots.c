@@ -1,9 +1,10 @@
+/* The bounce ring (fiob_slots.h): one mapping, a stack of free slots. */
 #include <errno.h>
 #include <stdlib.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "fiob_plan.h"
+#include "fiob_align.h"
 #include "fiob_slots.h"
 
 int fiob_slots_init(struct fiob_slots *s, uint32_t nr, size_t size,
@@ -17,8 +18,9 @@ int fiob_slots_init(struct fiob_slots *s, uint32_t nr, size_t size,
 	s->base = NULL;
 	s->free = NULL;
 	s->nr = s->nr_free = 0;
-	if (!nr || !size || !fiob_is_pow2(align))
+	if (!nr || !size || (align && !fiob_is_pow2(align)))
 		return -EINVAL;
+	/* The one place the alignment is clamped: 0 and less than a page. */
 	if (align < page)
 		align = page;
 	if (size > SIZE_MAX - align)

@@ -18,7 +18,10 @@ struct fiob_slots {
 	uint32_t *free;		/* stack of free slot indexes */
 };
 
-/* @size is rounded up to @align (a power of two, at least the page size). */
+/*
+ * @size is rounded up to @align: 0 or a power of two, and anything under a
+ * page (0 included) means the page.
+ */
 int fiob_slots_init(struct fiob_slots *s, uint32_t nr, size_t size,
 		    size_t align);
 void fiob_slots_exit(struct fiob_slots *s);

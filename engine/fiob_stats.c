@@ -46,10 +46,21 @@ static void put_json_string(struct out *o, const char *s)
 	put(o, "\"");
 }
 
-#define COUNTERS(X)						\
-	X(passthrough) X(mem_bounced) X(window_reads)		\
-	X(rmw_writes) X(rmw_reads) X(bytes_copied) X(waits)	\
-	X(ring_empty) X(short_done) X(syncs) X(eof_trims)
+/*
+ * Every counter once, in output order: X(field, summary-line label). Both
+ * renderings below walk this list, so neither can miss a counter.
+ */
+#define COUNTERS(X)							\
+	X(passthrough, pass) X(mem_bounced, mem) X(window_reads, winread)	\
+	X(rmw_writes, rmw) X(rmw_reads, rmw_reads)			\
+	X(bytes_copied, copied) X(waits, waits) X(ring_empty, ring_empty) \
+	X(short_done, short) X(syncs, syncs) X(eof_trims, eof_trims)
+
+#define COUNT_ONE(name, label) + 1
+_Static_assert(sizeof(struct fiob_stats) ==
+	       (0 COUNTERS(COUNT_ONE)) * sizeof(uint64_t),
+	       "COUNTERS must name every field of struct fiob_stats");
+#undef COUNT_ONE
 
 int fiob_stats_line(char *buf, size_t len, const struct fiob_stats_ctx *ctx,
 		    const struct fiob_stats *s)
@@ -59,12 +70,10 @@ int fiob_stats_line(char *buf, size_t len, const struct fiob_stats_ctx *ctx,
 
 	if (len)
 		buf[0] = '\0';
-	put(&o, "fio-bounce: %s: mode=%s pass=%" PRIu64 " mem=%" PRIu64
-	    " winread=%" PRIu64 " rmw=%" PRIu64 " copied=%" PRIu64
-	    " waits=%" PRIu64 " ring_empty=%" PRIu64 " short=%" PRIu64,
-	    ctx->job, ctx->mode, s->passthrough, s->mem_bounced,
-	    s->window_reads, s->rmw_writes, s->bytes_copied, s->waits,
-	    s->ring_empty, s->short_done);
+	put(&o, "fio-bounce: %s: mode=%s", ctx->job, ctx->mode);
+#define X(name, label) put(&o, " " #label "=%" PRIu64, s->name);
+	COUNTERS(X)
+#undef X
 	for (i = 0; i < ctx->nr_files; i++) {
 		const struct fiob_stats_file *f = &ctx->files[i];
 
@@ -101,7 +110,7 @@ int fiob_stats_json(char *buf, size_t len, const struct fiob_stats_ctx *ctx,
 		put(&o, "}");
 	}
 	put(&o, "],\"counters\":{");
-#define X(name)								\
+#define X(name, label)							\
 	put(&o, "%s\"" #name "\":%" PRIu64, first ? "" : ",", s->name);	\
 	first = false;
 	COUNTERS(X)

@@ -9,7 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "fiob_plan.h"
+#include "fiob_align.h"
 
 struct fiob_stats {
 	uint64_t passthrough;	/* aligned I/O sent as is */

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fiob_plan.h"
+#include "fiob_align.h"
 #include "fiob_uring.h"
 
 /*

@@ -17,7 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "fiob_align.h"
+#include "fiob_discover.h"
 #include "fiob_core.h"
 #include "fiob_req.h"
 #include "fiob_test.h"
@@ -652,7 +652,7 @@ static void bounce_never_passes_misaligned_io_to_the_kernel(void)
 	uint64_t done = 99;
 
 	OPEN(4, 0, FIOB_MODE_NEVER, 65536);
-	if (fiob_align_discover(F.fd, &fi) || fi.need.off <= 1) {
+	if (fiob_discover(F.fd, &fi) || fi.need.off <= 1) {
 		fx_close();
 		FT_SKIP("file system takes O_DIRECT at any offset: no EINVAL");
 	}

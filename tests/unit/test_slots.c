@@ -163,10 +163,28 @@ static void init_rejects_zero_count_size_and_non_pow2_align(void)
 	memset(&s, 0x5a, sizeof(s));
 	FT_EQ(fiob_slots_init(&s, 4, 4096, 3 * 4096), -EINVAL);
 	fiob_slots_exit(&s);
+	FT_ASSERT(s.base == NULL && s.nr == 0);
 	memset(&s, 0x5a, sizeof(s));
-	FT_EQ(fiob_slots_init(&s, 4, 4096, 0), -EINVAL);
+	FT_EQ(fiob_slots_init(&s, 4, 4096, 3), -EINVAL);
 	fiob_slots_exit(&s);
 	FT_ASSERT(s.base == NULL && s.nr == 0);
+}
+
+/* Alignment 0 (learn it) and anything under a page: the page, clamped once. */
+static void align_zero_or_below_a_page_means_the_page(void)
+{
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
+	size_t aligns[] = { 0, 1, 512 };
+	struct fiob_slots s;
+	unsigned int k;
+
+	for (k = 0; k < sizeof(aligns) / sizeof(aligns[0]); k++) {
+		FT_EQ(fiob_slots_init(&s, 3, 100, aligns[k]), 0);
+		FT_EQ(s.size, page);
+		FT_EQ((uintptr_t)s.base % page, 0);
+		FT_EQ((uintptr_t)fiob_slot_addr(&s, 2) % page, 0);
+		fiob_slots_exit(&s);
+	}
 }
 
 /* A mapping the kernel refuses: -ENOMEM, nothing left behind. */
@@ -221,6 +239,7 @@ FT_MAIN(
 	FT_RUN(alignment_64k_and_2m_every_slot);
 	FT_RUN(get_put_is_lifo_starting_at_slot_zero);
 	FT_RUN(init_rejects_zero_count_size_and_non_pow2_align);
+	FT_RUN(align_zero_or_below_a_page_means_the_page);
 	FT_RUN(init_fails_cleanly_when_mmap_fails);
 	FT_RUN(init_refuses_a_total_size_that_overflows);
 	FT_RUN(exit_on_zeroed_or_exited_ring_is_safe)

@@ -344,9 +344,10 @@ static void summary_line_has_counters_and_per_file_alignment(void)
 	FT_ASSERT(!strchr(buf, '\n'));
 	FT_ASSERT(!strncmp(buf, "fio-bounce: job \"one\"", 21));
 	FT_ASSERT(strstr(buf, " mode=auto "));
+	/* Every counter of struct fiob_stats, the last three included. */
 	FT_ASSERT(strstr(buf, " pass=1 mem=22 winread=333 rmw=4444 "
-			 "copied=18446744073709551615 waits=7 ring_empty=88 "
-			 "short=999"));
+			 "rmw_reads=55555 copied=18446744073709551615 waits=7 "
+			 "ring_empty=88 short=999 syncs=1010 eof_trims=1111 "));
 	FT_ASSERT(strstr(buf, " align[/dev/nvme0n1]=4096/512(statx)"));
 	FT_ASSERT(strstr(buf, " align[/tmp/x y]=1/1(buffered)"));
 }

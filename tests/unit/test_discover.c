@@ -12,7 +12,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "fiob_align.h"
+#include "fiob_discover.h"
 #include "fiob_test.h"
 
 static char path[64];
@@ -62,7 +62,7 @@ static void buffered_fd_needs_no_alignment(void)
 
 	FT_ASSERT(fd >= 0);
 	memset(&fi, 0xff, sizeof(fi));
-	FT_EQ(fiob_align_discover(fd, &fi), 0);
+	FT_EQ(fiob_discover(fd, &fi), 0);
 	done(fd);
 	FT_EQ(fi.src, FIOB_SRC_BUFFERED);
 	FT_EQ(fi.need.off, 1);
@@ -101,7 +101,7 @@ static void ext4_direct_uses_statx_dioalign_and_it_holds(void)
 	}
 	off = stx.stx_dio_offset_align;
 	mem = stx.stx_dio_mem_align;
-	FT_EQ(fiob_align_discover(fd, &fi), 0);
+	FT_EQ(fiob_discover(fd, &fi), 0);
 	if (fi.src != FIOB_SRC_STATX || fi.need.mem != mem || fi.need.off < off) {
 		done(fd);
 		FT_FAIL("src %s need %u/%u, statx says %u/%u",
@@ -165,7 +165,7 @@ static void tmpfs_empty_file_falls_back_to_default_4096(void)
 	if (skip)
 		FT_SKIP(skip);
 	FT_ASSERT(fd >= 0);
-	FT_EQ(fiob_align_discover(fd, &fi), 0);
+	FT_EQ(fiob_discover(fd, &fi), 0);
 	done(fd);
 	FT_EQ(fi.src, FIOB_SRC_DEFAULT);
 	FT_EQ(fi.need.off, FIOB_DEFAULT_ALIGN);
@@ -194,7 +194,7 @@ static void tmpfs_file_with_data_probes_what_reads_allow(void)
 	for (a = 1; a <= 4096 && want_off && !want_mem; a <<= 1)
 		if (dio_read(fd, 0, want_off, a % 4096) > 0)
 			want_mem = a;
-	FT_EQ(fiob_align_discover(fd, &fi), 0);
+	FT_EQ(fiob_discover(fd, &fi), 0);
 	done(fd);
 	FT_ASSERT(want_off && want_mem);
 	FT_EQ(fi.src, FIOB_SRC_PROBE);
@@ -211,7 +211,7 @@ static void pipe_is_not_regular_and_has_no_size(void)
 
 	FT_EQ(pipe(p), 0);
 	FT_EQ(write(p[1], "abc", 3), 3);
-	FT_EQ(fiob_align_discover(p[0], &fi), 0);
+	FT_EQ(fiob_discover(p[0], &fi), 0);
 	close(p[0]);
 	close(p[1]);
 	FT_ASSERT(!fi.regular);
@@ -228,7 +228,7 @@ static void directory_is_not_regular_and_has_no_size(void)
 
 	FT_ASSERT(fd >= 0);
 	FT_EQ(fstat(fd, &st), 0);
-	FT_EQ(fiob_align_discover(fd, &fi), 0);
+	FT_EQ(fiob_discover(fd, &fi), 0);
 	close(fd);
 	FT_ASSERT(st.st_size > 0);	/* else this case proves nothing */
 	FT_ASSERT(!fi.regular);
@@ -239,7 +239,7 @@ static void bad_fd_is_ebadf(void)
 {
 	struct fiob_file_info fi;
 
-	FT_EQ(fiob_align_discover(-1, &fi), -EBADF);
+	FT_EQ(fiob_discover(-1, &fi), -EBADF);
 }
 
 static void every_source_has_a_distinct_name(void)

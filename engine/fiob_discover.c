@@ -1,3 +1,7 @@
+/*
+ * Discovery (fiob_discover.h): statx, block-device ioctls and sysfs, and a
+ * read probe, in that order, for what an open file's O_DIRECT path needs.
+ */
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/fs.h>
@@ -10,7 +14,7 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
-#include "fiob_align.h"
+#include "fiob_discover.h"
 
 #define PROBE_MAX	4096u
 
@@ -131,7 +135,7 @@ static int probe_align(int fd, struct fiob_align *a)
 	return 0;
 }
 
-int fiob_align_discover(int fd, struct fiob_file_info *fi)
+int fiob_discover(int fd, struct fiob_file_info *fi)
 {
 	struct stat st;
 	int fl;
@@ -165,16 +169,5 @@ int fiob_align_discover(int fd, struct fiob_file_info *fi)
 		fi->need.off = fi->need.mem = FIOB_DEFAULT_ALIGN;
 		fi->src = FIOB_SRC_DEFAULT;
 	}
-	return 0;
-}
-
-int fiob_align_apply(const struct fiob_align *need,
-		     const struct fiob_align *ovr, struct fiob_align *out)
-{
-	if ((ovr->off && ovr->off < need->off) ||
-	    (ovr->mem && ovr->mem < need->mem))
-		return -EINVAL;
-	out->off = ovr->off > need->off ? ovr->off : need->off;
-	out->mem = ovr->mem > need->mem ? ovr->mem : need->mem;
 	return 0;
 }
