@@ -1,6 +1,8 @@
 # fio-bounce: a fio external ioengine that bounces misaligned O_DIRECT I/O.
 #
 #   make               build engine/fio-bounce.so (installs missing packages)
+#   make unit          build the unit tests only: needs no fio at all
+#   make deps          install the Debian packages builds and tests need
 #   make demo          run the demo job on a scratch file
 #   make test          unit + integration tests (root: creates loop devices)
 #   make test T=rmw    only the tests whose name contains "rmw"
@@ -22,8 +24,11 @@ FIO_SRC  ?=
 T        ?=
 
 BUILD := build
-# Packages the tests need beyond the build's own (FUSE for fault injection).
-TEST_PKGS := libfuse3-dev fuse3 pkg-config e2fsprogs util-linux
+# Debian packages that builds and tests need, installed by 'deps' when
+# missing. fio is not among them: it comes with its own source in the fio
+# step below, because the two must be the same version, and only the adapter
+# needs either.
+DEPS_PKGS := liburing-dev libfuse3-dev fuse3 pkg-config e2fsprogs util-linux
 
 ifeq ($(SANITIZE),1)
 OUT          := $(BUILD)/asan
@@ -46,8 +51,10 @@ FIO_TREE = $(shell cat $(FIO_PATH_FILE))
 FIO_VERSION = $(shell sed -n 's/^FIO_VERSION = //p' $(FIO_TREE)/FIO-VERSION-FILE)
 
 WARN      := -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers
+# -MMD -MP: each object's header dependencies, written as it is compiled.
+DEP_FLAGS := -MMD -MP
 BASE_FLAGS = -std=gnu11 -D_GNU_SOURCE -D_LARGEFILE_SOURCE -D_FILE_OFFSET_BITS=64 \
-	     -fPIC -fvisibility=hidden $(WARN) $(SAN_FLAGS) $(CFLAGS)
+	     -fPIC -fvisibility=hidden $(WARN) $(SAN_FLAGS) $(DEP_FLAGS) $(CFLAGS)
 FIO_FLAGS  = -I$(FIO_TREE) -include $(FIO_TREE)/config-host.h -DFIO_INC_DEBUG
 
 ADAPTER    := engine/fio-bounce.c
@@ -63,32 +70,38 @@ WRONGVER   := $(OUT)/fio-bounce-wrongver.so
 FAULTFS    := $(BUILD)/faultfs
 COPYBENCH  := $(BUILD)/copybench
 
-.PHONY: all setup setup-test demo test unit bench install uninstall clean FORCE
+.PHONY: all deps setup demo test unit bench install uninstall clean FORCE
 
 all: $(ENGINE)
 
-# Always ask setup (it installs nothing when all is present), but only touch
-# the path file when the answer changes, so nothing rebuilds needlessly.
-$(FIO_PATH_FILE): FORCE
+# The one package step: every target that needs a package names it (as an
+# order-only prerequisite where it must not force rebuilds). Cheap when all
+# is installed: it only asks dpkg.
+deps:
+	@tools/setup.sh --deps $(DEPS_PKGS)
+
+# The fio step: fio and the configured source of exactly that version. Only
+# the adapter (and its wrong-version twin) depend on it. Always ask setup
+# (it installs nothing when all is present), but only touch the path file
+# when the answer changes, so nothing rebuilds needlessly.
+$(FIO_PATH_FILE): FORCE | deps
 	@mkdir -p $(BUILD)
 	@FIO_SRC="$(FIO_SRC)" tools/setup.sh $(BUILD) >$@.$$$$.out && \
 		tail -n 1 $@.$$$$.out >$@.$$$$ && rm -f $@.$$$$.out && \
 		{ cmp -s $@.$$$$ $@ && rm -f $@.$$$$ || mv $@.$$$$ $@; }
 
-setup: $(FIO_PATH_FILE)
+setup: deps $(FIO_PATH_FILE)
 
-setup-test: $(FIO_PATH_FILE)
-	@FIO_SRC="$(FIO_TREE)" tools/setup.sh $(BUILD) $(TEST_PKGS) >/dev/null
-
-$(OUT)/%.o: engine/%.c engine/*.h $(FIO_PATH_FILE)
+# fio-free objects: the engine below the adapter, unit tests, tools.
+$(OUT)/%.o: engine/%.c | deps
 	@mkdir -p $(@D)
 	$(CC) $(BASE_FLAGS) -c $< -o $@
 
-$(OUT)/fio-bounce.o: $(ADAPTER) engine/*.h $(FIO_PATH_FILE)
+$(OUT)/fio-bounce.o: $(ADAPTER) $(FIO_PATH_FILE)
 	@mkdir -p $(@D)
 	$(CC) $(BASE_FLAGS) $(FIO_FLAGS) -DFIOB_BUILT_FOR='"$(FIO_VERSION)"' -c $< -o $@
 
-$(OUT)/fio-bounce-wrongver.o: $(ADAPTER) engine/*.h $(FIO_PATH_FILE)
+$(OUT)/fio-bounce-wrongver.o: $(ADAPTER) $(FIO_PATH_FILE)
 	@mkdir -p $(@D)
 	$(CC) $(BASE_FLAGS) $(FIO_FLAGS) -DFIOB_BUILT_FOR='"fio-0.0-wrongver"' -c $< -o $@
 
@@ -103,29 +116,31 @@ $(ENGINE): $(OUT)/fio-bounce.o $(PURE_OBJS) engine/fio-bounce.map
 $(WRONGVER): $(OUT)/fio-bounce-wrongver.o $(PURE_OBJS) engine/fio-bounce.map
 	$(CC) $(SO_FLAGS) -o $@ $(OUT)/fio-bounce-wrongver.o $(PURE_OBJS) $(LIBS)
 
-$(OUT)/unit/%: tests/unit/%.c tests/unit/fiob_test.h $(PURE_OBJS)
-	@mkdir -p $(@D)
-	$(CC) -std=gnu11 -D_GNU_SOURCE $(WARN) $(SAN_FLAGS) $(CFLAGS) -Iengine -Itests/unit \
+# Their .d files stay out of unit/: the runner runs everything there.
+$(OUT)/unit/%: tests/unit/%.c $(PURE_OBJS) | deps
+	@mkdir -p $(@D) $(OUT)/unit-deps
+	$(CC) -std=gnu11 -D_GNU_SOURCE $(WARN) $(SAN_FLAGS) $(DEP_FLAGS) \
+		-MF $(OUT)/unit-deps/$*.d $(CFLAGS) -Iengine -Itests/unit \
 		$< $(PURE_OBJS) $(LIBS) -o $@
 
-$(FAULTFS): tests/fuse/faultfs.c | setup-test
+$(FAULTFS): tests/fuse/faultfs.c | deps
 	$(CC) -O2 -Wall $$(pkg-config --cflags fuse3) $< $$(pkg-config --libs fuse3) -o $@
 
-unit: $(UNIT_BINS)
+unit: deps $(UNIT_BINS)
 
-test: setup-test $(ENGINE) $(WRONGVER) $(UNIT_BINS) $(FAULTFS)
+test: deps $(ENGINE) $(WRONGVER) $(UNIT_BINS) $(FAULTFS)
 	$(TEST_ENV) FIOB_ENGINE=$(abspath $(ENGINE)) FIOB_WRONGVER=$(abspath $(WRONGVER)) \
 		FIOB_UNIT_DIR=$(abspath $(OUT)/unit) FIOB_FAULTFS=$(abspath $(FAULTFS)) \
-		$(PYTHON) tests/run.py $(T)
+		FIOB_OBJ_DIR=$(abspath $(OUT)) $(PYTHON) tests/run.py $(T)
 
-demo: $(ENGINE)
+demo: deps $(ENGINE)
 	tools/demo.sh $(abspath $(ENGINE))
 
 $(COPYBENCH): bench/copybench.c engine/fiob_copy.c engine/fiob_copy.h
 	@mkdir -p $(@D)
 	$(CC) -std=gnu11 -O2 -Wall -Iengine bench/copybench.c engine/fiob_copy.c -o $@
 
-bench: $(ENGINE) $(COPYBENCH)
+bench: deps $(ENGINE) $(COPYBENCH)
 	FIOB_ENGINE=$(abspath $(ENGINE)) FIOB_COPYBENCH=$(abspath $(COPYBENCH)) \
 		$(PYTHON) bench/bench.py
 
@@ -142,3 +157,6 @@ clean:
 		engine/fio-bounce.so bench/results.json
 
 FORCE:
+
+# Header dependencies of everything compiled so far (-MMD -MP).
+-include $(wildcard $(OUT)/*.d $(OUT)/unit-deps/*.d)

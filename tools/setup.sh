@@ -8,12 +8,21 @@
 # Usage: tools/setup.sh BUILD_DIR [extra Debian packages...]
 # Prints the path of the configured fio tree on its last line.
 # FIO_SRC=/path/to/configured/fio skips the source download entirely.
+#
+#        tools/setup.sh --deps PACKAGE...
+# Installs only the Debian packages named (no fio, no source): 'make deps'.
 set -euo pipefail
 
-build_dir=${1:?usage: tools/setup.sh BUILD_DIR [packages...]}
-shift
-mkdir -p "$build_dir"
-build_dir=$(cd "$build_dir" && pwd)
+deps_only=0
+if [ "${1:-}" = "--deps" ]; then
+	deps_only=1
+	shift
+else
+	build_dir=${1:?usage: tools/setup.sh BUILD_DIR [packages...] | --deps PACKAGE...}
+	shift
+	mkdir -p "$build_dir"
+	build_dir=$(cd "$build_dir" && pwd)
+fi
 extra_pkgs=("$@")
 
 die() {
@@ -100,6 +109,18 @@ ensure_deb_src() {
 configured_tree_ok() {
 	[ -f "$1/fio.h" ] && [ -f "$1/ioengines.h" ] && [ -f "$1/config-host.h" ]
 }
+
+# --- --deps: packages only ------------------------------------------------
+if [ "$deps_only" -eq 1 ]; then
+	if ! command -v dpkg-query >/dev/null 2>&1; then
+		# Not Debian: nothing to install with, so only insist on liburing.
+		[ -f /usr/include/liburing.h ] ||
+			manual_help "this is not a Debian system and liburing's headers are missing"
+		exit 0
+	fi
+	[ "${#extra_pkgs[@]}" -eq 0 ] || install_pkgs "${extra_pkgs[@]}"
+	exit 0
+fi
 
 # --- FIO_SRC: a tree the user built or configured themselves -------------
 if [ -n "${FIO_SRC:-}" ]; then
