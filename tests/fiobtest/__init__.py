@@ -16,7 +16,11 @@ Writing a scenario (tests/integration/test_<group>.py):
   order when the test ends, however it ends.
 - targets: loop(ctx, sector, size), ext4(ctx, sector, size) -> mount dir,
   small_tmpfs(ctx, size) -> mount dir, attach(ctx, path, sector),
-  FaultDisk(ctx, size) (FUSE: .dev, .ctl('fail_read A B'), .log()).
+  FaultDisk(ctx, size, log_reads=False) (FUSE: .dev, .image,
+  .ctl('fail_read A B'), .log(), .spawn(cmd) for processes that may block
+  in it; its cleanup kills the daemon first and checks nothing is left).
+- common: loop devices and fio's JSON and bounce_stats outputs, without a
+  test context; make bench (bench/runner.py) imports it too.
 - fio(ctx, ['opt=val', ...], engine='bounce'|'io_uring'|path, fmt='json')
   and fio_job(ctx, jobfile_text, ...) return a FioResult: .rc, .out, .err,
   .report (fio JSON), .errors() (per-job errno), .counters() (fio-bounce's

@@ -10,10 +10,10 @@ preloaded and runs its jobs as threads (a forked job ends with _exit(), which
 LeakSanitizer never sees), and any sanitizer report that involves the engine
 fails the test.
 """
-import json
 import os
 import re
 
+from . import common
 from .core import Fail, check, env_path
 
 STOCK = ('io_uring', 'libaio', 'psync', 'sync')
@@ -111,19 +111,13 @@ def _run(ctx, cmd, engine, fmt, timeout, stats_path, out_path, env=None,
         with open(out_path) as f:
             raw = f.read()
         try:
-            # fio may print notes before the JSON document.
-            report = json.loads(raw[raw.find('{'):]) if '{' in raw else None
-        except json.JSONDecodeError as e:
+            report = common.fio_report(raw)
+        except ValueError as e:
             raise Fail(f'fio JSON output does not parse ({e}): {raw[:300]!r}')
-    stats = []
-    if stats_path and os.path.exists(stats_path):
-        with open(stats_path) as f:
-            for ln in f:
-                try:
-                    stats.append(json.loads(ln))
-                except json.JSONDecodeError as e:
-                    raise Fail(f'bounce_stats line does not parse: {e}: '
-                               f'{ln!r}')
+    try:
+        stats = common.bounce_stats(stats_path) if stats_path else []
+    except ValueError as e:
+        raise Fail(str(e))
     out = r.stdout
     if fmt == 'normal' and out_path and os.path.exists(out_path):
         with open(out_path) as f:

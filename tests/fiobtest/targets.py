@@ -9,13 +9,8 @@ import os
 import subprocess
 import time
 
-from .core import Fail, Skip, env_path
-
-
-def _detach(dev):
-    # losetup -d is lazy: the device goes once its last user closes it.
-    subprocess.run(['losetup', '-d', dev], stdout=subprocess.DEVNULL,
-                   stderr=subprocess.DEVNULL, timeout=30)
+from . import common
+from .core import Fail, Skip, env_path, kill_group
 
 
 def backing_file(ctx, size, where='/dev/shm'):
@@ -26,13 +21,16 @@ def backing_file(ctx, size, where='/dev/shm'):
     return path
 
 
+def _attach(path, sector):
+    try:
+        return common.attach_loop(path, sector)
+    except common.SetupError as e:
+        raise Fail(str(e))
+
+
 def attach(ctx, path, sector):
-    r = ctx.run(['losetup', '-f', '--show', '--sector-size', str(sector),
-                 path], timeout=30)
-    dev = r.stdout.strip()
-    if not dev.startswith('/dev/loop'):
-        raise Fail(f'losetup gave {dev!r}')
-    ctx.defer(_detach, dev, what=f'losetup -d {dev}')
+    dev = _attach(path, sector)
+    ctx.defer(common.detach_loop, dev, what=f'losetup -d {dev}')
     return dev
 
 
@@ -75,31 +73,59 @@ class FaultDisk:
     """A loop device over tests/fuse/faultfs: fails chosen ranges on demand.
 
     ctl(cmd): 'fail_read START END', 'fail_write START END', 'clear',
-    'hang', 'die'. log(): the writes that reached the backend.
+    'hang', 'unhang', 'die'. log(): the requests that reached the backend
+    (writes; reads too with log_reads=True). spawn(cmd): a process that may
+    block in the device (a reader of a hung disk), reaped by close().
+
+    close() tears down in the order a hung or dead stack needs, and is what
+    the test's cleanup runs:
+      1. SIGKILL the daemon: the kernel aborts the FUSE connection, so every
+         request stuck in it fails and nothing below can block;
+      2. reap the disk's own processes (they now get EIO);
+      3. losetup -d the device, and wait until it is really unbound (the
+         detach is lazy while anyone holds it open);
+      4. fusermount3 -u -z (umount -l as fallback): a dead daemon leaves a
+         mount that can only be detached lazily.
+    It fails (so the test fails) if the device or the mount is still there.
     """
 
-    def __init__(self, ctx, size, sector=4096):
+    def __init__(self, ctx, size, sector=4096, log_reads=False):
         self.ctx = ctx
         faultfs = env_path('FIOB_FAULTFS')
         if not os.path.exists('/dev/fuse'):
             raise Skip('/dev/fuse is missing: no FUSE in this kernel')
         self.mnt = ctx.tmpdir()
-        self.logfile = os.path.join(ctx.tmpdir(), 'faultfs.log')
-        self.proc = ctx.spawn([faultfs, '--size', str(size), '--log',
-                               self.logfile, '-f', self.mnt])
-        ctx.defer(self._unmount, what=f'fusermount3 -u {self.mnt}')
+        logdir = ctx.tmpdir()
+        self.logfile = os.path.join(logdir, 'faultfs.log')
+        self.daemon_log = os.path.join(logdir, 'daemon.out')
+        self.dev = None
+        self.procs = []
+        cmd = [faultfs, '--size', str(size), '--log', self.logfile]
+        if log_reads:
+            cmd.append('--log-reads')
+        with open(self.daemon_log, 'w') as out:
+            self.proc = subprocess.Popen(cmd + ['-f', self.mnt], stdout=out,
+                                         stderr=subprocess.STDOUT,
+                                         stdin=subprocess.DEVNULL,
+                                         start_new_session=True)
+        ctx.defer(self.close, what=f'faultfs on {self.mnt}')
         deadline = time.monotonic() + 10
         while not os.path.exists(os.path.join(self.mnt, 'disk.img')):
             if self.proc.poll() is not None or time.monotonic() > deadline:
-                raise Fail('faultfs did not come up')
+                raise Fail(f'faultfs did not come up: {self.daemon_said()}')
             time.sleep(0.05)
-        self.dev = attach(ctx, os.path.join(self.mnt, 'disk.img'), sector)
+        self.dev = _attach(self.image, sector)
 
-    def _unmount(self):
-        subprocess.run(['fusermount3', '-u', '-z', self.mnt],
-                       capture_output=True, timeout=30)
-        subprocess.run(['umount', '-l', self.mnt], capture_output=True,
-                       timeout=30)
+    @property
+    def image(self):
+        return os.path.join(self.mnt, 'disk.img')
+
+    def daemon_said(self):
+        try:
+            with open(self.daemon_log) as f:
+                return ' '.join(f.read().split())[-400:]
+        except OSError:
+            return ''
 
     def ctl(self, cmd):
         with open(os.path.join(self.mnt, 'ctl'), 'w') as f:
@@ -111,3 +137,61 @@ class FaultDisk:
                 return [ln.split() for ln in f if ln.strip()]
         except FileNotFoundError:
             return []
+
+    def spawn(self, cmd):
+        """Start @cmd (output captured); close() reaps it after the daemon."""
+        p = subprocess.Popen(cmd, stdout=subprocess.PIPE,
+                             stderr=subprocess.STDOUT, text=True,
+                             stdin=subprocess.DEVNULL, start_new_session=True)
+        self.procs.append(p)
+        return p
+
+    def backing(self):
+        """What the loop device is bound to now ('' when unbound)."""
+        if not self.dev:
+            return ''
+        path = f'/sys/block/{os.path.basename(self.dev)}/loop/backing_file'
+        try:
+            with open(path) as f:
+                return f.read().strip()
+        except OSError:
+            return ''
+
+    def bound(self):
+        """Still bound to our image? After a failed FUSE lookup (dead
+        daemon) the kernel shows it as '... (deleted)', or as
+        '/disk.img (deleted)' once the mount is gone."""
+        b = self.backing()
+        return bool(b) and (b.startswith(self.mnt) or
+                            b == '/disk.img (deleted)')
+
+    def mounted(self):
+        with open('/proc/mounts') as f:
+            return any(ln.split()[1] == self.mnt for ln in f)
+
+    def released(self):
+        return (not self.bound() and not self.mounted() and
+                self.proc.poll() is not None)
+
+    def close(self):
+        kill_group(self.proc)
+        for p in self.procs:
+            kill_group(p)
+        if self.bound():
+            common.detach_loop(self.dev)
+            deadline = time.monotonic() + 10
+            while self.bound() and time.monotonic() < deadline:
+                time.sleep(0.1)
+        if self.mounted():
+            r = subprocess.run(['fusermount3', '-u', '-z', self.mnt],
+                               capture_output=True, timeout=30)
+            if r.returncode != 0:
+                subprocess.run(['umount', '-l', self.mnt],
+                               capture_output=True, timeout=30)
+        left = []
+        if self.bound():
+            left.append(f'{self.dev} still bound to {self.backing()}')
+        if self.mounted():
+            left.append(f'{self.mnt} still mounted')
+        if left:
+            raise Fail('faultfs teardown left ' + ', '.join(left))

@@ -27,12 +27,13 @@
  *   RFAIL OFFSET LENGTH   a read that failed with injected EIO
  *   R OFFSET LENGTH       a read that succeeded (only with --log-reads)
  *
- * Seen through a loop device (see smoke.sh): an O_DIRECT user of the loop
- * device gets EIO for every failure here, injected or after die/abort
- * (ENOTCONN, ECONNABORTED). loop sends the file one request at a time, but
- * FUSE may split one loop request (up to 1280 KiB) into several of ours, so
- * a loop write that failed may still have applied its other pieces: assert
- * on the failed range in the log, not on the whole request.
+ * Seen through a loop device (tests/integration/test_faultfs.py checks it):
+ * an O_DIRECT user of the loop device gets EIO for every failure here,
+ * injected or after die/abort (ENOTCONN, ECONNABORTED). loop sends the file
+ * one request at a time, but FUSE may split one loop request (up to 1280
+ * KiB) into several of ours, so a loop write that failed may still have
+ * applied its other pieces: assert on the failed range in the log, not on
+ * the whole request.
  */
 #define FUSE_USE_VERSION 31
 #define _GNU_SOURCE

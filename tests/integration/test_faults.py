@@ -76,12 +76,6 @@ def after_writes(disk, mark, n=200, limit=30):
         time.sleep(0.05)
 
 
-def tail(out, n=6):
-    """The last @n lines of @out on one line (the runner's report is one
-    line per test, and smoke.sh's own lines start with PASS/FAIL too)."""
-    return ' | '.join(out.strip().splitlines()[-n:])
-
-
 def one_write(dev, off, length):
     """fio options for exactly one direct write of @length bytes at @off."""
     return [f'filename={dev}', 'direct=1', 'rw=write', f'bs={length}',
@@ -213,20 +207,6 @@ test('RMW writes (bs=1000) to a loop device whose tmpfs backing runs out '
      timeout=90, name='enospc_rmw')(_enospc('1000', 'rmw_writes'))
 
 
-def _released(disk, dev):
-    """True once @dev is no longer bound to @disk's image, nor mounted."""
-    sysfs = f'/sys/block/{os.path.basename(dev)}/loop/backing_file'
-    try:
-        with open(sysfs) as f:
-            backing = f.read().strip()
-    except OSError:
-        backing = ''
-    bound = backing.startswith(disk.mnt) or backing == '/disk.img (deleted)'
-    with open('/proc/mounts') as f:
-        mounted = any(ln.split()[1] == disk.mnt for ln in f)
-    return not bound and not mounted and disk.proc.poll() is not None
-
-
 @test('a device that vanishes (faultfs "die") under a running misaligned '
       'randwrite+verify job fails it with an error, never hangs, and the '
       'harness releases the loop device, mount and daemon', timeout=120)
@@ -261,38 +241,10 @@ def device_vanishes(ctx):
     errors = ctx.close()
     check(not errors, f'cleanup after a dead device failed: {errors}')
     deadline = time.monotonic() + 20
-    while not _released(disk, dev) and time.monotonic() < deadline:
+    while not disk.released() and time.monotonic() < deadline:
         time.sleep(0.1)
-    check(_released(disk, dev), f'after cleanup {dev} or the faultfs mount '
+    check(disk.released(), f'after cleanup {dev} or the faultfs mount '
           f'{disk.mnt} (or its daemon) is still there')
-
-
-@test('the faultfs self-test (tests/fuse/smoke.sh) passes: fail_read, '
-      'fail_write, hang/unhang, die and teardown behave as the fault tests '
-      'assume', timeout=180)
-def faultfs_smoke(ctx):
-    script = os.path.join(os.path.dirname(os.path.dirname(
-        os.path.abspath(__file__))), 'fuse', 'smoke.sh')
-    # smoke.sh builds its own faultfs from tests/fuse/faultfs.c (the same
-    # command as the Makefile) and cleans up after itself in an EXIT trap;
-    # on a timeout it gets SIGTERM first so that trap runs.
-    p = subprocess.Popen(['bash', script], stdout=subprocess.PIPE,
-                         stderr=subprocess.STDOUT, text=True,
-                         start_new_session=True)
-    try:
-        out, _ = p.communicate(timeout=150)
-    except subprocess.TimeoutExpired:
-        os.killpg(p.pid, 15)
-        try:
-            out, _ = p.communicate(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(p.pid, 9)
-            out, _ = p.communicate()
-        raise Fail(f'smoke.sh hung; its last lines: {tail(out)}')
-    fails = [ln for ln in out.splitlines() if ln.startswith(('FAIL', 'WARN'))]
-    check(p.returncode == 0 and not fails and
-          'smoke: all checks passed' in out,
-          f'smoke.sh exit {p.returncode}: {fails or tail(out)}')
 
 
 @test('a device that stops answering (faultfs "hang") under a misaligned '

@@ -1,0 +1,77 @@
+"""Loop devices and fio's outputs: plain functions shared by the test
+harness (fiobtest.targets, fiobtest.fio) and by make bench (bench/), which
+imports this module too. No test context here: callers release what they
+make (the harness through its Context, the bench through its LoopDevice).
+Problems raise SetupError; each side turns it into its own failure."""
+import json
+import os
+import subprocess
+from pathlib import Path
+
+
+class SetupError(Exception):
+    """A device or an output could not be set up or read."""
+
+
+def _sh(cmd, timeout=60):
+    return subprocess.run(cmd, capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def logical_block_size(dev):
+    path = Path('/sys/block', Path(dev).name, 'queue', 'logical_block_size')
+    return int(path.read_text())
+
+
+def attach_loop(path, sector):
+    """A loop device with @sector-byte logical blocks over @path; checked
+    against sysfs, so a device that did not get the size never slips by."""
+    r = _sh(['losetup', '-f', '--show', '--sector-size', str(sector),
+             path], timeout=30)
+    dev = r.stdout.strip()
+    if r.returncode or not dev.startswith('/dev/loop'):
+        raise SetupError(f'losetup failed: {r.stderr.strip() or dev!r}')
+    lbs = logical_block_size(dev)
+    if lbs != sector:
+        detach_loop(dev)
+        raise SetupError(f'{dev} has {lbs}-byte sectors, wanted {sector}')
+    return dev
+
+
+def detach_loop(dev):
+    """losetup -d is lazy: the device goes once its last user closes it."""
+    _sh(['losetup', '-d', dev], timeout=30)
+
+
+def detach_backing(path):
+    """Detach every loop device over @path, by asking losetup, so a device
+    attached just before an interrupt goes too. Only for a file the caller
+    made itself: then every such device is its own."""
+    r = _sh(['losetup', '-j', path, '-n', '-O', 'NAME'], timeout=30)
+    for dev in r.stdout.split():
+        detach_loop(dev)
+
+
+def fio_report(text):
+    """fio's JSON report from an --output-format=json output (fio may print
+    notes before the document); None when there is none. Raises ValueError
+    when it does not parse."""
+    if '{' not in text:
+        return None
+    return json.loads(text[text.find('{'):])
+
+
+def bounce_stats(path):
+    """fio-bounce's bounce_stats records (one JSON object a line) in @path,
+    [] when it does not exist. Raises ValueError naming a bad line."""
+    if not os.path.exists(path):
+        return []
+    records = []
+    with open(path) as f:
+        for ln in f:
+            try:
+                records.append(json.loads(ln))
+            except json.JSONDecodeError as e:
+                raise ValueError(f'bounce_stats line does not parse: {e}: '
+                                 f'{ln!r}') from e
+    return records
