@@ -1,0 +1,62 @@
+"""make bench: what runs. Each row (Workload) is an fio job on both sides,
+the path fio-bounce must take in it, and its target; plus the copy row's
+name and target. See bench.py for the method."""
+from dataclasses import dataclass, field
+
+DEVICE_BYTES = 1 << 30
+SECTOR = 4096
+BOUNCED = ('mem_bounced', 'window_reads', 'rmw_writes')
+# Options both sides of every row share; the device and timing come later.
+COMMON = {'direct': 1, 'thread': 1, 'time_based': 1, 'norandommap': 1,
+          'randrepeat': 1}
+
+
+@dataclass(frozen=True)
+class Workload:
+    name: str
+    group: str          # 'control', 'foundation' or 'bounce-core'
+    job: dict           # fio options both sides share
+    path: str           # fio-bounce counter that must be > 0
+    target: float | None
+    ref: dict = field(default_factory=dict)     # the io_uring side's own
+    bounce: dict = field(default_factory=dict)  # the fio-bounce side's own
+
+
+def job(rw, qd, bs=None):
+    """fio options of a row's shared job (bs left out: each side sets it)."""
+    return {'rw': rw, 'iodepth': qd} | ({'bs': bs} if bs else {})
+
+
+WORKLOADS = [
+    # A/A: io_uring against itself, run exactly like the rows below. Its
+    # spread is the method's own noise on this machine, in this run.
+    Workload('4K randread QD32, io_uring vs itself', 'control',
+             job('randread', 32, '4k'), None, None),
+    Workload('4K randread QD1', 'foundation', job('randread', 1, '4k'),
+             'passthrough', 1.00),
+    Workload('4K randread QD32', 'foundation', job('randread', 32, '4k'),
+             'passthrough', 1.00),
+    Workload('128K seqread QD8', 'foundation', job('read', 8, '128k'),
+             'passthrough', 1.00),
+    Workload('4K randwrite QD32', 'foundation', job('randwrite', 32, '4k'),
+             'passthrough', 1.00),
+    Workload('4K randread QD32 iomem_align=7', 'bounce-core',
+             job('randread', 32, '4k'), 'mem_bounced', 0.95,
+             bounce={'iomem_align': 7}),
+    # Both sides register fio's buffers: no pinning on either side, so this
+    # row is the copy's own cost (fio-bounce's slots are registered anyway).
+    Workload('4K randread QD32 iomem_align=7, fixedbufs', 'bounce-core',
+             job('randread', 32, '4k') | {'fixedbufs': 1}, 'mem_bounced',
+             None, bounce={'iomem_align': 7}),
+    Workload('128K seqread QD8 iomem_align=7', 'bounce-core',
+             job('read', 8, '128k'), 'mem_bounced', 0.90,
+             bounce={'iomem_align': 7}),
+    Workload('4K randread ba=512 QD32 vs 8K', 'bounce-core',
+             job('randread', 32), 'window_reads', 0.90,
+             ref={'bs': '8k'}, bounce={'bs': '4k', 'blockalign': 512}),
+    Workload('4K randwrite ba=512 RMW QD32 vs 8K', 'bounce-core',
+             job('randwrite', 32), 'rmw_writes', None,
+             ref={'bs': '8k'}, bounce={'bs': '4k', 'blockalign': 512}),
+]
+COPY_NAME = 'copy worst distance (GB/s)'
+COPY_TARGET = 0.80
