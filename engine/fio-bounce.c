@@ -2,7 +2,7 @@
  * fio-bounce: a fio external ioengine on liburing that runs the I/O stock
  * engines fail with EINVAL under O_DIRECT (bs=1000, iomem_align=7,
  * blockalign=512 on a 4Kn device, ...). Aligned I/O goes straight to
- * io_uring; misaligned I/O is bounced (see fiob_core.h).
+ * io_uring; misaligned I/O is bounced (see fiob_req.h).
  *
  * This is the only file that knows fio. It is built against the headers of
  * the exact fio that loads it, and refuses to run under any other.

@@ -1,3 +1,7 @@
+/*
+ * I/O plans (fiob_plan.h): the window and the RMW reads of a misaligned I/O.
+ * Pure layer: arithmetic on fiob_align.h, no I/O.
+ */
 #include "fiob_plan.h"
 
 static void plan_rmw_reads(struct fiob_plan *p, uint32_t blk, uint64_t end)

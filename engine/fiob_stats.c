@@ -1,3 +1,7 @@
+/*
+ * Counters rendered (fiob_stats.h): the summary line and the JSON object,
+ * both from the one counter list below. Pure layer: no ring, no fio.
+ */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
