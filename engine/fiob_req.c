@@ -100,14 +100,12 @@ static void prep_main(struct fiob_core *c, uint32_t id)
 		ok = prep_sync(c, id);
 	else if (r->plan.kind == FIOB_KIND_PASS)
 		ok = prep_rw(c, f, id, 0, write, r->buf, r->off,
-					(uint32_t)r->len,
-					user_buf_index(c, id));
+			     (uint32_t)r->len, user_buf_index(c, id));
 	else
 		ok = prep_rw(c, f, id, 0, write,
-					fiob_slot_addr(&c->slots, r->slot),
-					r->plan.win_off,
-					(uint32_t)r->plan.win_len,
-					slot_buf_index(c, r->slot));
+			     fiob_slot_addr(&c->slots, r->slot),
+			     r->plan.win_off, (uint32_t)r->plan.win_len,
+			     slot_buf_index(c, r->slot));
 	sqe_prepared(c, id, ok);
 	finish_unless_pending(c, r, id);
 }
@@ -156,11 +154,10 @@ static void start(struct fiob_core *c, uint32_t id)
 		r->rmw_got[i] = 0;
 		c->stats.rmw_reads++;
 		sqe_prepared(c, id,
-			     prep_rw(c, &c->files[r->file], id, i,
-						false, slot + at,
-						r->plan.rmw_off[i],
-						r->plan.rmw_len[i],
-						slot_buf_index(c, r->slot)));
+			     prep_rw(c, &c->files[r->file], id, i, false,
+				     slot + at, r->plan.rmw_off[i],
+				     r->plan.rmw_len[i],
+				     slot_buf_index(c, r->slot)));
 	}
 	finish_unless_pending(c, r, id);
 }
@@ -261,9 +258,8 @@ static inline int queue_direct(struct fiob_core *c, struct fiob_req *r,
 				 FIOB_OVL_WRITE);
 	c->nr_busy++;
 	r->phase = PH_IO;
-	sqe_prepared(c, id, prep_rw(c, f, id, 0, write, addr,
-					      r->off, (uint32_t)r->len,
-					      buf_index));
+	sqe_prepared(c, id, prep_rw(c, f, id, 0, write, addr, r->off,
+				    (uint32_t)r->len, buf_index));
 	finish_unless_pending(c, r, id);
 	return FIOB_QUEUED;
 }
