@@ -32,6 +32,7 @@
 
 /* ---- per-thread data ------------------------------------------------ */
 
+/* td->io_ops_data, named bd everywhere: 'fd' is kept for descriptors. */
 struct fiob_data {
 	struct fiob_core core;
 	bool core_up;
@@ -226,13 +227,13 @@ static bool fiob_may_rmw(struct thread_data *td, uint32_t blk)
 static void fiob_warn_shared(struct thread_data *td, struct fio_file *f,
 			     uint32_t blk)
 {
-	struct fiob_data *fd = td->io_ops_data;
+	struct fiob_data *bd = td->io_ops_data;
 	struct thread_data *other;
 	struct fio_file *of;
 	unsigned int j;
 	int i;
 
-	if (fd->shared_warned || !fiob_may_rmw(td, blk))
+	if (bd->shared_warned || !fiob_may_rmw(td, blk))
 		return;
 	for_each_td(other, i) {
 		if (other == td || !td_write(other))
@@ -240,7 +241,7 @@ static void fiob_warn_shared(struct thread_data *td, struct fio_file *f,
 		for_each_file(other, of, j) {
 			if (!of->file_name || strcmp(of->file_name, f->file_name))
 				continue;
-			fd->shared_warned = true;
+			bd->shared_warned = true;
 			fiob_notice("fio-bounce: warning: jobs '%s' and '%s' "
 				    "both write %s with misaligned writes; "
 				    "read-modify-write is serialized within one "
@@ -258,7 +259,7 @@ static int fiob_file_align(struct thread_data *td, struct fio_file *f,
 			   struct fiob_align *in_force)
 {
 	struct fiob_options *o = td->eo;
-	struct fiob_data *fd = td->io_ops_data;
+	struct fiob_data *bd = td->io_ops_data;
 	struct fiob_align ovr = { o->bounce_align, o->bounce_mem_align };
 
 	if (fiob_align_apply(&fi->need, &ovr, in_force)) {
@@ -268,10 +269,10 @@ static int fiob_file_align(struct thread_data *td, struct fio_file *f,
 			fi->need.mem, fiob_align_src_name(fi->src));
 		return -EINVAL;
 	}
-	if (!fd->core.slots.nr)
+	if (!bd->core.slots.nr)
 		return 0;
 	if (fiob_slot_bytes(td_max_bs(td), in_force->off, page_size) >
-	    fd->core.slots.size) {
+	    bd->core.slots.size) {
 		log_err("fio-bounce: %s needs %u-byte blocks, more than the "
 			"bounce slots were sized for; set bounce_align=%u\n",
 			f->file_name, in_force->off, in_force->off);
@@ -288,11 +289,11 @@ static int fiob_file_align(struct thread_data *td, struct fio_file *f,
 }
 
 /* Record what @f runs with, for the statistics (fio frees its names first). */
-static int fiob_record_file(struct fiob_data *fd, struct fio_file *f,
+static int fiob_record_file(struct fiob_data *bd, struct fio_file *f,
 			    const struct fiob_align *in_force,
 			    enum fiob_align_src src)
 {
-	struct fiob_stats_file *sf = &fd->stat_files[f->fileno];
+	struct fiob_stats_file *sf = &bd->stat_files[f->fileno];
 	char *name = strdup(f->file_name);
 
 	if (!name)
@@ -308,21 +309,21 @@ static int fiob_record_file(struct fiob_data *fd, struct fio_file *f,
 static void fiob_report(struct thread_data *td)
 {
 	struct fiob_options *o = td->eo;
-	struct fiob_data *fd = td->io_ops_data;
+	struct fiob_data *bd = td->io_ops_data;
 	struct fiob_stats_ctx ctx = {
 		.job = td->o.name,
 		.mode = fiob_mode_names[o->bounce],
-		.nr_slots = fd->core.slots.nr,
-		.slot_size = fd->core.slots.size,
-		.slots_registered = fd->core.ring.slot_buf_base >= 0,
-		.files = fd->stat_files,
-		.nr_files = fd->nr_files,
+		.nr_slots = bd->core.slots.nr,
+		.slot_size = bd->core.slots.size,
+		.slots_registered = bd->core.ring.slot_buf_base >= 0,
+		.files = bd->stat_files,
+		.nr_files = bd->nr_files,
 	};
 	char *text;
 	int ret;
 
 	if (output_format == FIO_OUTPUT_NORMAL) {
-		text = fiob_stats_render(fiob_stats_line, &ctx, &fd->core.stats);
+		text = fiob_stats_render(fiob_stats_line, &ctx, &bd->core.stats);
 		if (text) {
 			log_info("%s\n", text);
 			log_info_flush();
@@ -331,7 +332,7 @@ static void fiob_report(struct thread_data *td)
 	}
 	if (!o->bounce_stats)
 		return;
-	text = fiob_stats_render(fiob_stats_json, &ctx, &fd->core.stats);
+	text = fiob_stats_render(fiob_stats_json, &ctx, &bd->core.stats);
 	ret = text ? fiob_stats_append(o->bounce_stats, text, strlen(text)) :
 		     -ENOMEM;
 	if (ret)
@@ -349,7 +350,7 @@ static void fiob_report(struct thread_data *td)
 static int fiob_init(struct thread_data *td)
 {
 	struct fiob_options *o = td->eo;
-	struct fiob_data *fd;
+	struct fiob_data *bd;
 	unsigned int i;
 
 	/* A mismatched fio's thread_data is not ours to touch: only refuse. */
@@ -363,19 +364,19 @@ static int fiob_init(struct thread_data *td)
 		td_verror(td, EINVAL, "fiob_init");
 		return 1;
 	}
-	fd = calloc(1, sizeof(*fd));
-	if (!fd)
+	bd = calloc(1, sizeof(*bd));
+	if (!bd)
 		goto err;
-	td->io_ops_data = fd;
-	fd->nr_files = td->o.nr_files;
-	fd->io_u_bufs = calloc(td->o.iodepth, sizeof(*fd->io_u_bufs));
-	fd->queued = calloc(td->o.iodepth, sizeof(*fd->queued));
-	fd->stat_files = calloc(fd->nr_files, sizeof(*fd->stat_files));
-	fd->fds = calloc(fd->nr_files, sizeof(*fd->fds));
-	if (!fd->io_u_bufs || !fd->queued || !fd->stat_files || !fd->fds)
+	td->io_ops_data = bd;
+	bd->nr_files = td->o.nr_files;
+	bd->io_u_bufs = calloc(td->o.iodepth, sizeof(*bd->io_u_bufs));
+	bd->queued = calloc(td->o.iodepth, sizeof(*bd->queued));
+	bd->stat_files = calloc(bd->nr_files, sizeof(*bd->stat_files));
+	bd->fds = calloc(bd->nr_files, sizeof(*bd->fds));
+	if (!bd->io_u_bufs || !bd->queued || !bd->stat_files || !bd->fds)
 		goto err;
-	for (i = 0; i < fd->nr_files; i++)
-		fd->fds[i] = -1;
+	for (i = 0; i < bd->nr_files; i++)
+		bd->fds[i] = -1;
 	return 0;
 err:
 	td_verror(td, ENOMEM, "fiob_init");
@@ -388,7 +389,7 @@ err:
  */
 static int fiob_register_files(struct thread_data *td)
 {
-	struct fiob_data *fd = td->io_ops_data;
+	struct fiob_data *bd = td->io_ops_data;
 	struct fio_file *f;
 	unsigned int i;
 	int ret = 0;
@@ -398,11 +399,11 @@ static int fiob_register_files(struct thread_data *td)
 			ret = -(td->error ? td->error : EIO);
 			goto err;
 		}
-		fd->fds[i] = f->fd;
+		bd->fds[i] = f->fd;
 	}
 	/* With a sparse table, open_file gives each one its slot. */
-	if (!fd->core.ring.file_table)
-		ret = fiob_core_register_files(&fd->core, fd->fds,
+	if (!bd->core.ring.file_table)
+		ret = fiob_core_register_files(&bd->core, bd->fds,
 					       td->o.nr_files);
 	if (ret) {
 		log_err("fio-bounce: registerfiles: %s\n", strerror(-ret));
@@ -414,7 +415,7 @@ err:
 		if (ret && f->fd != -1)
 			fiob_close_quietly(td, f);
 		if (ret)
-			fd->fds[i] = -1;
+			bd->fds[i] = -1;
 		f->fd = -1;
 	}
 	return ret;
@@ -424,7 +425,7 @@ err:
 static int fiob_post_init(struct thread_data *td)
 {
 	struct fiob_options *o = td->eo;
-	struct fiob_data *fd = td->io_ops_data;
+	struct fiob_data *bd = td->io_ops_data;
 	/* Room for two blocks around the largest I/O: 4096 unless raised. */
 	uint32_t blk = o->bounce_align > FIOB_DEFAULT_ALIGN ?
 		       o->bounce_align : FIOB_DEFAULT_ALIGN;
@@ -441,7 +442,7 @@ static int fiob_post_init(struct thread_data *td)
 			.register_slots = o->bounce_register,
 			.ioprio = td->ioprio,
 		},
-		.user_bufs = fd->io_u_bufs,
+		.user_bufs = bd->io_u_bufs,
 	};
 	struct io_u *io_u;
 	unsigned int i;
@@ -449,8 +450,8 @@ static int fiob_post_init(struct thread_data *td)
 
 	/* fixedbufs registers each io_u's buffer at the io_u's index. */
 	io_u_qiter(&td->io_u_all, io_u, i) {
-		fd->io_u_bufs[io_u->index].iov_base = io_u->buf;
-		fd->io_u_bufs[io_u->index].iov_len = td_max_bs(td);
+		bd->io_u_bufs[io_u->index].iov_base = io_u->buf;
+		bd->io_u_bufs[io_u->index].iov_len = td_max_bs(td);
 	}
 	if (o->bounce != FIOB_MODE_NEVER) {
 		p.nr_slots = o->bounce_slots ? o->bounce_slots : td->o.iodepth;
@@ -458,26 +459,26 @@ static int fiob_post_init(struct thread_data *td)
 		/* 0 (learn it) and anything under a page become a page. */
 		p.slot_align = o->bounce_mem_align;
 	}
-	ret = fiob_core_init(&fd->core, &p);
+	ret = fiob_core_init(&bd->core, &p);
 	if (ret) {
-		log_err("fio-bounce: %s: %s\n", fd->core.err_what,
+		log_err("fio-bounce: %s: %s\n", bd->core.err_what,
 			strerror(-ret));
 		td_verror(td, -ret, "fiob_post_init");
 		return 1;
 	}
-	fd->core_up = true;
-	if (fd->core.slots_reg_err)
+	bd->core_up = true;
+	if (bd->core.slots_reg_err)
 		fiob_notice("fio-bounce: job '%s': io_uring refused to register "
 			    "the bounce slots (%s), so the kernel pins their "
 			    "pages on every bounced I/O; raise RLIMIT_MEMLOCK, "
 			    "or set bounce_register=0 to go without\n",
-			    td->o.name, strerror(-fd->core.slots_reg_err));
+			    td->o.name, strerror(-bd->core.slots_reg_err));
 	/* One word per value: the bench parses this line. */
 	dprint(FD_IO, "fio-bounce: mode=%s slots=%u slot_size=%zu "
 	       "registered=%s copy=%s\n", fiob_mode_names[o->bounce],
-	       fd->core.slots.nr, fd->core.slots.size,
-	       fd->core.ring.slot_buf_base >= 0 ? "yes" :
-	       fd->core.slots_reg_err ? "refused" : "no", fiob_copy_impl());
+	       bd->core.slots.nr, bd->core.slots.size,
+	       bd->core.ring.slot_buf_base >= 0 ? "yes" :
+	       bd->core.slots_reg_err ? "refused" : "no", fiob_copy_impl());
 	if (o->registerfiles && fiob_register_files(td))
 		return 1;
 	return 0;
@@ -491,16 +492,16 @@ static int fiob_post_init(struct thread_data *td)
 static int fiob_open_file(struct thread_data *td, struct fio_file *f)
 {
 	struct fiob_options *o = td->eo;
-	struct fiob_data *fd = td->io_ops_data;
+	struct fiob_data *bd = td->io_ops_data;
 	struct fiob_file *cf;
 	struct fiob_file_info fi;
 	struct fiob_align in_force;
 	int ret;
 
-	if (!fd || !fd->core_up)
+	if (!bd || !bd->core_up)
 		return generic_open_file(td, f);
 	if (o->registerfiles)
-		f->fd = fd->fds[f->fileno];
+		f->fd = bd->fds[f->fileno];
 	else if ((ret = generic_open_file(td, f)))
 		return ret;
 
@@ -508,17 +509,17 @@ static int fiob_open_file(struct thread_data *td, struct fio_file *f)
 	if (!ret)
 		ret = fiob_file_align(td, f, &fi, &in_force);
 	if (!ret)
-		ret = fiob_record_file(fd, f, &in_force, fi.src);
+		ret = fiob_record_file(bd, f, &in_force, fi.src);
 	if (ret) {
 		td_verror(td, -ret, "fiob_open_file");
 		goto err;
 	}
-	ret = fiob_core_set_fd(&fd->core, f->fileno, f->fd);
+	ret = fiob_core_set_fd(&bd->core, f->fileno, f->fd);
 	if (ret) {
 		td_verror(td, -ret, "io_uring_register_files_update");
 		goto err;
 	}
-	cf = fiob_core_file(&fd->core, f->fileno);
+	cf = fiob_core_file(&bd->core, f->fileno);
 	cf->align = in_force;
 	cf->regular = fi.regular;
 	cf->size = fi.size;
@@ -542,17 +543,17 @@ err:
 static int fiob_close_file(struct thread_data *td, struct fio_file *f)
 {
 	struct fiob_options *o = td->eo;
-	struct fiob_data *fd = td->io_ops_data;
+	struct fiob_data *bd = td->io_ops_data;
 	int ret;
 
-	if (fd && fd->core_up) {
-		ret = fiob_req_drain(&fd->core);
+	if (bd && bd->core_up) {
+		ret = fiob_req_drain(&bd->core);
 		if (ret)
 			log_err("fio-bounce: finishing I/O before closing %s: "
 				"%s\n", f->file_name, strerror(-ret));
-		fiob_core_set_fd(&fd->core, f->fileno, -1);
+		fiob_core_set_fd(&bd->core, f->fileno, -1);
 	}
-	if (!fd || !o->registerfiles)
+	if (!bd || !o->registerfiles)
 		return generic_close_file(td, f);
 	f->fd = -1;
 	return 0;
@@ -564,7 +565,7 @@ static int fiob_close_file(struct thread_data *td, struct fio_file *f)
  */
 static enum fio_q_status fiob_queue(struct thread_data *td, struct io_u *io_u)
 {
-	struct fiob_data *fd = td->io_ops_data;
+	struct fiob_data *bd = td->io_ops_data;
 	enum fiob_op op;
 	int ret;
 
@@ -584,7 +585,7 @@ static enum fio_q_status fiob_queue(struct thread_data *td, struct io_u *io_u)
 		break;
 	case DDIR_TRIM:
 		/* Like fio's io_uring: synchronous, and alone in the engine. */
-		if (!fiob_core_idle(&fd->core))
+		if (!fiob_core_idle(&bd->core))
 			return FIO_Q_BUSY;
 		do_io_u_trim(td, io_u);
 		io_u_mark_submit(td, 1);
@@ -596,7 +597,7 @@ static enum fio_q_status fiob_queue(struct thread_data *td, struct io_u *io_u)
 		io_u->error = EOPNOTSUPP;
 		return FIO_Q_COMPLETED;
 	}
-	ret = fiob_req_queue(&fd->core, io_u->index, io_u, io_u->file->fileno,
+	ret = fiob_req_queue(&bd->core, io_u->index, io_u, io_u->file->fileno,
 			     op, io_u->xfer_buf, io_u->offset,
 			     io_u->xfer_buflen);
 	if (ret == FIOB_BUSY)
@@ -608,36 +609,36 @@ static enum fio_q_status fiob_queue(struct thread_data *td, struct io_u *io_u)
 		io_u->error = -ret;
 		return FIO_Q_COMPLETED;
 	}
-	fd->queued[fd->nr_queued++] = io_u;
+	bd->queued[bd->nr_queued++] = io_u;
 	return FIO_Q_QUEUED;
 }
 
 /* commit: submit the batch; stamp issue times once for all of it. */
 static int fiob_commit(struct thread_data *td)
 {
-	struct fiob_data *fd = td->io_ops_data;
+	struct fiob_data *bd = td->io_ops_data;
 	struct timespec now;
 	unsigned int i;
 	int ret;
 
-	if (!fd->nr_queued)
+	if (!bd->nr_queued)
 		return 0;
-	ret = fiob_req_submit(&fd->core);
+	ret = fiob_req_submit(&bd->core);
 	if (ret) {
 		td_verror(td, -ret, "io_uring_submit");
 		return ret;
 	}
 	if (fio_fill_issue_time(td)) {
 		fio_gettime(&now, NULL);
-		for (i = 0; i < fd->nr_queued; i++) {
-			fd->queued[i]->issue_time = now;
-			io_u_queued(td, fd->queued[i]);
+		for (i = 0; i < bd->nr_queued; i++) {
+			bd->queued[i]->issue_time = now;
+			io_u_queued(td, bd->queued[i]);
 		}
 		if (td->o.read_iolog_file)
 			td->last_issue = now;
 	}
-	io_u_mark_submit(td, fd->nr_queued);
-	fd->nr_queued = 0;
+	io_u_mark_submit(td, bd->nr_queued);
+	bd->nr_queued = 0;
 	return 0;
 }
 
@@ -645,11 +646,11 @@ static int fiob_commit(struct thread_data *td)
 static int fiob_getevents(struct thread_data *td, unsigned int min,
 			  unsigned int max, const struct timespec *t)
 {
-	struct fiob_data *fd = td->io_ops_data;
+	struct fiob_data *bd = td->io_ops_data;
 	unsigned int want = td->o.iodepth_batch_complete_min ? min : 0;
 	int ret;
 
-	ret = fiob_req_reap(&fd->core, want, max);
+	ret = fiob_req_reap(&bd->core, want, max);
 	if (ret < 0)
 		td_verror(td, -ret, "io_uring_enter");
 	return ret;
@@ -659,15 +660,15 @@ static int fiob_getevents(struct thread_data *td, unsigned int min,
 static struct io_u *fiob_event(struct thread_data *td, int event)
 {
 	struct fiob_options *o = td->eo;
-	struct fiob_data *fd = td->io_ops_data;
-	struct fiob_req *r = fiob_core_event(&fd->core, (unsigned int)event);
+	struct fiob_data *bd = td->io_ops_data;
+	struct fiob_req *r = fiob_core_event(&bd->core, (unsigned int)event);
 	struct io_u *io_u = r->owner;
 
 	io_u->error = -r->err;
 	if (!r->err && r->done < io_u->xfer_buflen)
 		io_u->resid = io_u->xfer_buflen - r->done;
-	if (r->err == -EOPNOTSUPP && o->hipri && !fd->hipri_warned) {
-		fd->hipri_warned = true;
+	if (r->err == -EOPNOTSUPP && o->hipri && !bd->hipri_warned) {
+		bd->hipri_warned = true;
 		log_err("fio-bounce: hipri: %s does not support polled I/O\n",
 			io_u->file->file_name);
 	}
@@ -692,27 +693,27 @@ static void fiob_check_uncollected(struct fiob_core *c)
 /* cleanup: report, then free whatever init/post_init got to. */
 static void fiob_cleanup(struct thread_data *td)
 {
-	struct fiob_data *fd = td->io_ops_data;
+	struct fiob_data *bd = td->io_ops_data;
 	unsigned int i;
 
-	if (!fd)
+	if (!bd)
 		return;
-	if (fd->core_up) {
-		fiob_req_drain(&fd->core);
-		fiob_check_uncollected(&fd->core);
+	if (bd->core_up) {
+		fiob_req_drain(&bd->core);
+		fiob_check_uncollected(&bd->core);
 		fiob_report(td);
 	}
-	fiob_core_exit(&fd->core);
-	for (i = 0; fd->fds && i < fd->nr_files; i++)
-		if (fd->fds[i] >= 0)
-			close(fd->fds[i]);	/* registerfiles kept them */
-	for (i = 0; fd->stat_files && i < fd->nr_files; i++)
-		free((char *)fd->stat_files[i].name);
-	free(fd->fds);
-	free(fd->stat_files);
-	free(fd->queued);
-	free(fd->io_u_bufs);
-	free(fd);
+	fiob_core_exit(&bd->core);
+	for (i = 0; bd->fds && i < bd->nr_files; i++)
+		if (bd->fds[i] >= 0)
+			close(bd->fds[i]);	/* registerfiles kept them */
+	for (i = 0; bd->stat_files && i < bd->nr_files; i++)
+		free((char *)bd->stat_files[i].name);
+	free(bd->fds);
+	free(bd->stat_files);
+	free(bd->queued);
+	free(bd->io_u_bufs);
+	free(bd);
 	td->io_ops_data = NULL;
 }
 
