@@ -154,15 +154,18 @@ compare: $(ENGINE)
 		--out $(BUILD)/compare-$$(date +%Y%m%d-%H%M%S) $(COMPARE_ARGS)
 
 install: $(ENGINE)
-	install -d $(DESTDIR)$(FIO_LIBDIR) $(DESTDIR)$(MANDIR)/man7 $(DESTDIR)$(PREFIX)/bin
+	install -d $(DESTDIR)$(FIO_LIBDIR) $(DESTDIR)$(MANDIR)/man7 \
+		$(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(PREFIX)/bin
 	install -m 0644 $(ENGINE) $(DESTDIR)$(FIO_LIBDIR)/fio-bounce.so
 	install -m 0644 man/fio-bounce.7 $(DESTDIR)$(MANDIR)/man7/fio-bounce.7
+	install -m 0644 man/fio-bounce-compare.1 $(DESTDIR)$(MANDIR)/man1/fio-bounce-compare.1
 	for f in $(SHARE_FILES); do install -D -m 0644 $$f $(DESTDIR)$(DATADIR)/$$f || exit 1; done
 	chmod 0755 $(DESTDIR)$(DATADIR)/tools/fio-bounce-compare
 	ln -srf $(DESTDIR)$(DATADIR)/tools/fio-bounce-compare $(DESTDIR)$(PREFIX)/bin/fio-bounce-compare
 
 uninstall:
 	rm -f $(DESTDIR)$(FIO_LIBDIR)/fio-bounce.so $(DESTDIR)$(MANDIR)/man7/fio-bounce.7 \
+		$(DESTDIR)$(MANDIR)/man1/fio-bounce-compare.1 \
 		$(DESTDIR)$(PREFIX)/bin/fio-bounce-compare
 	rm -rf $(DESTDIR)$(DATADIR)
 

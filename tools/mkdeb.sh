@@ -38,8 +38,8 @@ so=$(find "$root/usr/lib" -name fio-bounce.so)
 strip --strip-unneeded --remove-section=.comment --remove-section=.note "$so"
 chmod 0644 "$so"
 
-man=$root/usr/share/man/man7/fio-bounce.7
-gzip -9nf "$man"
+gzip -9nf "$root/usr/share/man/man7/fio-bounce.7" \
+	"$root/usr/share/man/man1/fio-bounce-compare.1"
 
 doc=$root/usr/share/doc/$pkg
 install -d "$doc"

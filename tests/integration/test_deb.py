@@ -15,6 +15,8 @@ from fiobtest import check, expect_ok, fio, fio_file, targets, test
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))
 MAN = os.path.join(TOP, 'man', 'fio-bounce.7')
+MAN1 = os.path.join(TOP, 'man', 'fio-bounce-compare.1')
+TOOL = os.path.join(TOP, 'tools', 'fio-bounce-compare')
 
 
 def make_deb(ctx):
@@ -54,6 +56,8 @@ def package_installs_and_runs(ctx):
     so = os.path.join(root, f'usr/lib/{multiarch()}/fio/fio-bounce.so')
     share = os.path.join(root, 'usr/share/fio-bounce')
     for p in (so, os.path.join(root, 'usr/share/man/man7/fio-bounce.7.gz'),
+              os.path.join(root,
+                           'usr/share/man/man1/fio-bounce-compare.1.gz'),
               os.path.join(share, 'jobs/regression/rmw-4kn.fio'),
               os.path.join(share, 'jobs/ab/rand-4k-qd32.fio')):
         check(os.path.isfile(p), f'{p} is not in the package')
@@ -96,6 +100,7 @@ def make_install_vendor_kit(ctx):
              'PREFIX=/opt/fb'], timeout=300)
     base = os.path.join(dest, 'opt/fb')
     for p in ('lib/fio/fio-bounce.so', 'share/man/man7/fio-bounce.7',
+              'share/man/man1/fio-bounce-compare.1',
               'share/fio-bounce/jobs/regression/rmw-4kn.fio',
               'share/fio-bounce/jobs/ab/db-512-mix-qd8.fio'):
         check(os.path.isfile(os.path.join(base, p)), f'{p} not installed')
@@ -119,15 +124,18 @@ def counters():
     return re.findall(r'X\((\w+)\)', block)
 
 
-@test('man/fio-bounce.7: groff -ww -z gives no warning, man -l renders it, '
-      'and it documents every bounce* option of the engine with its '
-      'default, fio\'s io_uring options, and every stats counter',
+@test('man/fio-bounce.7: groff -ww -z gives no warning (nor for '
+      'fio-bounce-compare.1), man -l renders it, and it documents every '
+      'bounce* option of the engine with its default, fio\'s io_uring '
+      'options, and every stats counter; the .1 names every flag',
       timeout=120)
 def man_page(ctx):
-    r = ctx.run(['groff', '-ww', '-z', '-man', MAN], timeout=60,
-                check_rc=False)
-    check(r.returncode == 0 and not r.stderr.strip(),
-          f'groff -ww: exit {r.returncode}: {r.stderr.strip()[:800]}')
+    for page in (MAN, MAN1):
+        r = ctx.run(['groff', '-ww', '-z', '-man', page], timeout=60,
+                    check_rc=False)
+        check(r.returncode == 0 and not r.stderr.strip(),
+              f'groff -ww {page}: exit {r.returncode}: '
+              f'{r.stderr.strip()[:800]}')
     env = dict(os.environ, MANPAGER='cat', PAGER='cat', MANWIDTH='80')
     r = ctx.run(['man', '--warnings', '-l', MAN], timeout=60, env=env,
                 check_rc=False)
@@ -150,3 +158,7 @@ def man_page(ctx):
     stats = text[text.index(' STATISTICS '):text.index(' LIMITS ')]
     for c in counters():
         check(f' {c} ' in stats, f'counter {c} is not in STATISTICS')
+    page1 = open(MAN1).read().replace('\\-', '-')
+    for flag in set(re.findall(r"add_argument\('(--[\w-]+)'",
+                               open(TOOL).read())):
+        check(flag in page1, f'fio-bounce-compare(1) lacks {flag}')
