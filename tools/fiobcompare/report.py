@@ -60,8 +60,9 @@ def markdown(res):
            f'- target: `{env["target"]}` ({env["target_desc"]}), '
            f'SIZE={st["size"]}',
            f'- {env["fio"]}, kernel {env["kernel"]}, {env["cpu"]} '
-           f'x{env["cpus"]}; engine `{env["engine"]}` '
-           f'(sha256 {env["engine_sha256"]})',
+           f'x{env["cpus"]}, load average {env["loadavg_start"]:.1f} at the '
+           f'start, {env["loadavg_end"]:.1f} at the end; engine '
+           f'`{env["engine"]}` (sha256 {env["engine_sha256"]})',
            f'- {st["pairs"]} pairs per workload, runs of {st["runtime_ms"]} '
            f'ms after {st["ramp_ms"]} ms ramp, interleaved A B, B A, ... '
            f'(A = io_uring, B = fio-bounce); all runs of a workload are '
