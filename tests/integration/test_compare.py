@@ -95,9 +95,10 @@ def expected(jsondir, name):
         for r in rs.values():
             for k, v in r['bins'].items():
                 merged[k] = merged.get(k, 0) + v
+        bw = statistics.median(r['bw'] for r in rs.values()) / 1e6
         cells[side] = {
             'iops': f'{statistics.median(r["iops"] for r in rs.values()):.0f}',
-            'mb': f'{statistics.median(r["bw"] for r in rs.values()) / 1e6:.1f}',
+            'mb': f'{bw:.1f}',
             'cpu': f'{statistics.median(r["cpu"] for r in rs.values()):.2f}',
             **{p: f'{pct(merged, float(p)) / 1e3:.1f}'
                for p in ('50', '99', '99.9')}}
@@ -171,7 +172,8 @@ def png_pixels(path):
             elif f == 3:
                 line[i] = (line[i] + (left + up) // 2) & 255
             elif f == 4:
-                pa, pb, pc = abs(up - ul), abs(left - ul), abs(left + up - 2 * ul)
+                pa, pb = abs(up - ul), abs(left - ul)
+                pc = abs(left + up - 2 * ul)
                 pr = left if pa <= pb and pa <= pc else up if pb <= pc else ul
                 line[i] = (line[i] + pr) & 255
         out += line

@@ -6,9 +6,10 @@ import json
 
 from .figures import COUNTERS
 
-TABLE_HEAD = ('| workload | io_uring IOPS | fio-bounce IOPS | ratio | 95% interval '
-              '| io_uring MB/s | fio-bounce MB/s | p50 µs (A / B) '
-              '| p99 µs (A / B) | p99.9 µs (A / B) | CPU µs/IO (A / B) |')
+TABLE_HEAD = ('| workload | io_uring IOPS | fio-bounce IOPS | ratio '
+              '| 95% interval | io_uring MB/s | fio-bounce MB/s '
+              '| p50 µs (A / B) | p99 µs (A / B) | p99.9 µs (A / B) '
+              '| CPU µs/IO (A / B) |')
 COUNTER_HEAD = ('| workload | ' + ' | '.join(COUNTERS) +
                 ' | amplification |')
 EINVAL_NOTE = 'EINVAL'
