@@ -8,7 +8,11 @@
 #   make test T=rmw    only the tests whose name contains "rmw"
 #   make SANITIZE=1 test   the same, engine and unit tests under ASan+UBSan
 #   make bench         fio io_uring vs fio-bounce, interleaved, prints ratios
-#   make install       $(DESTDIR)$(PREFIX)/lib/fio/fio-bounce.so
+#   make compare       the A/B job library on both engines: report + plots
+#                      (COMPARE_ARGS='--pairs 15 --only rand-4k-qd32' ...)
+#   make install       $(DESTDIR)$(PREFIX)/lib/fio/fio-bounce.so, the man
+#                      page, fio-bounce-compare and the job library
+#   make deb           build/fio-engine-bounce_<version>_<arch>.deb
 #
 # FIO_SRC=/path/to/configured/fio builds against that fio tree instead of the
 # source of the installed Debian fio.
@@ -29,6 +33,9 @@ BUILD := build
 # step below, because the two must be the same version, and only the adapter
 # needs either.
 DEPS_PKGS := liburing-dev libfuse3-dev fuse3 pkg-config e2fsprogs util-linux
+# fio-bounce-compare's plots, the man page checks and the package.
+VENDOR_PKGS := python3-matplotlib groff man-db dpkg-dev lintian
+DEPS_PKGS += $(VENDOR_PKGS)
 
 ifeq ($(SANITIZE),1)
 OUT          := $(BUILD)/asan
@@ -70,7 +77,7 @@ WRONGVER   := $(OUT)/fio-bounce-wrongver.so
 FAULTFS    := $(BUILD)/faultfs
 COPYBENCH  := $(BUILD)/copybench
 
-.PHONY: all deps setup demo test unit bench install uninstall clean FORCE
+.PHONY: all deps setup demo test unit bench compare deb install uninstall clean FORCE
 
 all: $(ENGINE)
 
@@ -144,17 +151,55 @@ bench: deps $(ENGINE) $(COPYBENCH)
 	FIOB_ENGINE=$(abspath $(ENGINE)) FIOB_COPYBENCH=$(abspath $(COPYBENCH)) \
 		$(PYTHON) bench/bench.py
 
+# ---- the vendor kit: compare, install, deb ---------------------------------
+FIO_LIBDIR ?= $(PREFIX)/lib/fio
+DATADIR    ?= $(PREFIX)/share/fio-bounce
+MANDIR     ?= $(PREFIX)/share/man
+COMPARE_ARGS ?=
+# What fio-bounce-compare needs at run time, installed under DATADIR with the
+# same layout as here (it imports the harness's loop-device helpers and
+# bench's statistics).
+SHARE_FILES = tools/fio-bounce-compare $(wildcard tools/fiobcompare/*.py) \
+	      $(wildcard tests/fiobtest/*.py) bench/report.py \
+	      $(wildcard jobs/*.fio jobs/*/*.fio)
+
+compare: deps $(ENGINE)
+	tools/fio-bounce-compare --engine $(abspath $(ENGINE)) \
+		--out $(BUILD)/compare-$$(date +%Y%m%d-%H%M%S) $(COMPARE_ARGS)
+
 install: $(ENGINE)
-	install -d $(DESTDIR)$(PREFIX)/lib/fio
-	install -m 0644 $(ENGINE) $(DESTDIR)$(PREFIX)/lib/fio/fio-bounce.so
+	install -d $(DESTDIR)$(FIO_LIBDIR) $(DESTDIR)$(MANDIR)/man7 \
+		$(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(PREFIX)/bin
+	install -m 0644 $(ENGINE) $(DESTDIR)$(FIO_LIBDIR)/fio-bounce.so
+	install -m 0644 man/fio-bounce.7 $(DESTDIR)$(MANDIR)/man7/fio-bounce.7
+	install -m 0644 man/fio-bounce-compare.1 $(DESTDIR)$(MANDIR)/man1/fio-bounce-compare.1
+	for f in $(SHARE_FILES); do install -D -m 0644 $$f $(DESTDIR)$(DATADIR)/$$f || exit 1; done
+	chmod 0755 $(DESTDIR)$(DATADIR)/tools/fio-bounce-compare
+	ln -srf $(DESTDIR)$(DATADIR)/tools/fio-bounce-compare $(DESTDIR)$(PREFIX)/bin/fio-bounce-compare
 
 uninstall:
-	rm -f $(DESTDIR)$(PREFIX)/lib/fio/fio-bounce.so
+	rm -f $(DESTDIR)$(FIO_LIBDIR)/fio-bounce.so $(DESTDIR)$(MANDIR)/man7/fio-bounce.7 \
+		$(DESTDIR)$(MANDIR)/man1/fio-bounce-compare.1 \
+		$(DESTDIR)$(PREFIX)/bin/fio-bounce-compare
+	rm -rf $(DESTDIR)$(DATADIR)
+
+# The package: 'make install' into a staging root (PREFIX=/usr, the engine
+# in fio's multiarch engine directory), then tools/mkdeb.sh adds the control
+# data and builds it with dpkg-deb. DEB_OUT: where the .deb goes.
+DEB_OUT     ?= $(BUILD)
+DEB_VERSION ?= 0.1.0~git$(shell git log -1 --format=%cd.%h --date=format:%Y%m%d 2>/dev/null || echo 0)
+MULTIARCH    = $(shell dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null || $(CC) -print-multiarch)
+
+deb: deps $(ENGINE)
+	rm -rf $(BUILD)/deb
+	$(MAKE) -s install DESTDIR=$(abspath $(BUILD)/deb) PREFIX=/usr \
+		FIO_LIBDIR=/usr/lib/$(MULTIARCH)/fio
+	tools/mkdeb.sh $(BUILD)/deb "$(DEB_VERSION)" "$(FIO_TREE)" $(DEB_OUT)
 
 # Keeps the downloaded fio source (build/fio-*, build/dl): it is slow to fetch.
 clean:
 	rm -rf $(BUILD)/obj $(BUILD)/asan $(BUILD)/faultfs $(BUILD)/copybench \
-		engine/fio-bounce.so bench/results.json
+		$(BUILD)/deb $(BUILD)/*.deb engine/fio-bounce.so bench/results.json
 
 FORCE:
 

@@ -21,6 +21,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / 'tests'))
 
 from fiobtest import common  # noqa: E402
+from fiobtest.common import pair_order  # noqa: E402
 from report import summarize, verdict  # noqa: E402
 from workloads import (BOUNCED, COMMON, COPY_NAME, COPY_TARGET,  # noqa: E402
                        DEVICE_BYTES, SECTOR, WORKLOADS)
@@ -156,14 +157,6 @@ def check_path(wl, c):
                              f'passthrough={c["passthrough"]} {stray}')
     elif not c[wl.path]:
         raise BenchError(f'bounce path did not run: {wl.path}=0 ({c})')
-
-
-def pair_order(npairs):
-    """(pair, side) in run order: A B, then B A, so a drift in machine
-    speed favours neither side."""
-    for i in range(npairs):
-        for side in (('ref', 'bounce') if i % 2 == 0 else ('bounce', 'ref')):
-            yield i, side
 
 
 def run_pairs(ctx, wl, npairs):

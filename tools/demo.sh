@@ -8,7 +8,7 @@ engine=${1:?usage: tools/demo.sh ENGINE.so}
 top=$(cd "$(dirname "$0")/.." && pwd)
 scratch=$(mktemp "$top/build/demo-scratch.XXXXXX")
 trap 'rm -f "$scratch"' EXIT
-export FIOB_TARGET=$scratch
+export TARGET=$scratch SIZE=64m
 job=$top/jobs/demo-misaligned.fio
 # fio leaves verify state files in its working directory.
 cd "$top/build"

@@ -22,7 +22,8 @@ Writing a scenario (tests/integration/test_<group>.py):
 - common: loop devices and fio's JSON and bounce_stats outputs, without a
   test context; make bench (bench/runner.py) imports it too.
 - fio(ctx, ['opt=val', ...], engine='bounce'|'io_uring'|path, fmt='json')
-  and fio_job(ctx, jobfile_text, ...) return a FioResult: .rc, .out, .err,
+  fio_job(ctx, jobfile_text, ...) and fio_file(ctx, path, ...) (a job file
+  as a user runs it, ENGINE in the environment) return a FioResult: .rc, .out, .err,
   .report (fio JSON), .errors() (per-job errno), .counters() (fio-bounce's
   bounce_stats counters summed over jobs), .stats (raw JSON objects).
 - expect_ok(r), expect_error(r, errno): assert fio's outcome;
@@ -33,5 +34,5 @@ Writing a scenario (tests/integration/test_<group>.py):
 """
 from .core import Fail, Skip, check, test  # noqa: F401
 from .fio import (debug_align, expect_error, expect_ok,  # noqa: F401
-                  expect_passthrough, fio, fio_job, iolog)
+                  expect_passthrough, fio, fio_file, fio_job, iolog)
 from . import targets  # noqa: F401

@@ -75,3 +75,11 @@ def bounce_stats(path):
                 raise ValueError(f'bounce_stats line does not parse: {e}: '
                                  f'{ln!r}') from e
     return records
+
+
+def pair_order(npairs):
+    """(pair, side) in run order: A B, then B A, so a drift in machine
+    speed favours neither side."""
+    for i in range(npairs):
+        for side in (('ref', 'bounce') if i % 2 == 0 else ('bounce', 'ref')):
+            yield i, side

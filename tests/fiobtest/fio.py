@@ -164,6 +164,21 @@ def fio_job(ctx, text, engine='bounce', fmt='json', timeout=120,
     return _run(ctx, cmd, engine, fmt, timeout, stats_path, out_path, env)
 
 
+def fio_file(ctx, path, engine='bounce', env=None, timeout=120,
+             fmt='json'):
+    """A job file as a user runs it: fio --ioengine=ENGINE [--bounce_stats]
+    PATH, with ENGINE also in the environment for files that say
+    ioengine=${ENGINE} (reloading the same engine keeps its options)."""
+    stats_path, out_path = _outputs(ctx, engine, fmt)
+    cmd = ['fio', f'--output-format={fmt}', f'--output={out_path}',
+           f'--ioengine={engine_arg(engine)}']
+    if stats_path:
+        cmd.append(f'--bounce_stats={stats_path}')
+    env = {'ENGINE': engine_arg(engine), **(env or {})}
+    return _run(ctx, cmd + [path], engine, fmt, timeout, stats_path,
+                out_path, env)
+
+
 def expect_ok(r, what='the job'):
     if r.rc != 0 or any(r.errors()):
         raise Fail(f'{what} failed: errors={r.errors()}; {r.describe()}')

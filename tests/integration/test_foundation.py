@@ -201,18 +201,20 @@ def install_layout(ctx):
     check(not os.path.exists('/opt/fb'), 'install ignored DESTDIR')
 
 
-@test('every job file in jobs/ parses with the engine loaded')
+@test('every job file under jobs/ parses with the engine loaded')
 def jobs_parse(ctx):
     top = _top()
-    jobs = sorted(f for f in os.listdir(os.path.join(top, 'jobs'))
-                  if f.endswith('.fio'))
+    jobs = sorted(os.path.relpath(os.path.join(d, f), top)
+                  for d, _, files in os.walk(os.path.join(top, 'jobs'))
+                  for f in files if f.endswith('.fio'))
     check(jobs, 'jobs/ has no job file')
+    env = {'TARGET': '/dev/null', 'SIZE': '1m',
+           'ENGINE': f'external:{os.environ["FIOB_ENGINE"]}'}
     for j in jobs:
-        r = fio_job(ctx, open(os.path.join(top, 'jobs', j)).read(),
-                    extra_args=['--parse-only'],
-                    env={'FIOB_TARGET': '/dev/null'})
+        r = fio_job(ctx, open(os.path.join(top, j)).read(),
+                    extra_args=['--parse-only'], env=env)
         if r.rc != 0:
-            raise Fail(f'jobs/{j} does not parse: {r.describe()}')
+            raise Fail(f'{j} does not parse: {r.describe()}')
 
 
 @test('setup run by a user who cannot install stops with a message naming '
