@@ -123,12 +123,19 @@ def client_server_misaligned_verify(ctx):
         check(m and int(m.group(1)) > 0, f'no summary line with {counter} '
               f'> 0 for {name} at the client: {m and m.group(0)}; '
               f'{out[-1500:]}')
-    # Stop the server started here: its own session, nothing else.
+    # Stop the server started here: its own session, nothing else. Its
+    # forked children share the listening socket: wait for all of them.
+    procs = tree(server.pid)
     os.killpg(server.pid, signal.SIGTERM)
     try:
         server.wait(timeout=15)
     except subprocess.TimeoutExpired:
         check(False, 'fio --server did not stop on SIGTERM')
+    deadline = time.monotonic() + 15
+    while any(os.path.exists(f'/proc/{pid}') for pid in procs):
+        check(time.monotonic() < deadline, 'a process of fio --server '
+              'outlived SIGTERM by 15 s')
+        time.sleep(0.05)
     with socket.socket() as s:
         check(s.connect_ex(('127.0.0.1', port)) != 0,
               f'port {port} still accepts connections after the stop')
