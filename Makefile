@@ -24,6 +24,8 @@ T        ?=
 BUILD := build
 # Packages the tests need beyond the build's own (FUSE for fault injection).
 TEST_PKGS := libfuse3-dev fuse3 pkg-config e2fsprogs util-linux
+# What make bench runs besides fio: qemu-img bench, QEMU's block layer as a peer.
+BENCH_PKGS := qemu-utils
 
 ifeq ($(SANITIZE),1)
 OUT          := $(BUILD)/asan
@@ -63,7 +65,7 @@ WRONGVER   := $(OUT)/fio-bounce-wrongver.so
 FAULTFS    := $(BUILD)/faultfs
 COPYBENCH  := $(BUILD)/copybench
 
-.PHONY: all setup setup-test demo test unit bench install uninstall clean FORCE
+.PHONY: all setup setup-test setup-bench demo test unit bench install uninstall clean FORCE
 
 all: $(ENGINE)
 
@@ -79,6 +81,9 @@ setup: $(FIO_PATH_FILE)
 
 setup-test: $(FIO_PATH_FILE)
 	@FIO_SRC="$(FIO_TREE)" tools/setup.sh $(BUILD) $(TEST_PKGS) >/dev/null
+
+setup-bench: $(FIO_PATH_FILE)
+	@FIO_SRC="$(FIO_TREE)" tools/setup.sh $(BUILD) $(BENCH_PKGS) >/dev/null
 
 $(OUT)/%.o: engine/%.c engine/*.h $(FIO_PATH_FILE)
 	@mkdir -p $(@D)
@@ -125,7 +130,7 @@ $(COPYBENCH): bench/copybench.c engine/fiob_copy.c engine/fiob_copy.h
 	@mkdir -p $(@D)
 	$(CC) -std=gnu11 -O2 -Wall -Iengine bench/copybench.c engine/fiob_copy.c -o $@
 
-bench: $(ENGINE) $(COPYBENCH)
+bench: setup-bench $(ENGINE) $(COPYBENCH)
 	FIOB_ENGINE=$(abspath $(ENGINE)) FIOB_COPYBENCH=$(abspath $(COPYBENCH)) \
 		$(PYTHON) bench/bench.py
 

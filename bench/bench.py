@@ -30,6 +30,10 @@ What runs
     --copy-runs times; a run's figure is its worst ratio over sizes and
     directions.
 
+    Peers (bench/peers.py): qemu-img bench (QEMU's block layer, -t none -i
+    io_uring) against fio-bounce on the same device and workloads, in
+    interleaved rounds: IOPS, their ratio, each tool's misaligned/aligned.
+
     Both sides of a row get identical fio options except the engine (and, in
     bounce-core rows, the misalignment itself): direct=1, thread, the same
     iodepth, time_based runtime after ramp_time, norandommap (needed once
@@ -119,6 +123,8 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import peers    # bench/peers.py: QEMU's block layer as a peer
 
 HERE = Path(__file__).resolve().parent
 DEVICE_BYTES = 1 << 30
@@ -583,7 +589,10 @@ def parse_args():
                     help='ramp_time per run, ms')
     ap.add_argument('--copy-runs', type=int, default=3,
                     help='copybench runs for the copy row')
-    ap.add_argument('--only', help='run only rows whose name contains this')
+    ap.add_argument('--only', help='run only rows whose name contains '
+                    'this (\'peers\': only the QEMU peers section)')
+    ap.add_argument('--peer-rounds', type=int, default=5,
+                    help='rounds of the peers section (QEMU vs fio-bounce)')
     ap.add_argument('--json', type=Path, default=HERE / 'results.json')
     args = ap.parse_args()
     if min(args.pairs, args.runtime_ms, args.copy_runs) < 1 or \
@@ -611,6 +620,7 @@ def guarded(name, group, target, fn, *args):
 
 def bench(args, engine, copybench, tmp):
     workloads, with_copy = selected(args)
+    peer_res = None
     engine, engine_id = snapshot(engine, tmp)
     copybench, copybench_id = snapshot(copybench, tmp)
     settings = {'pairs': args.pairs, 'runtime_ms': args.runtime_ms,
@@ -626,6 +636,8 @@ def bench(args, engine, copybench, tmp):
         for wl in workloads:
             rows.append(guarded(wl.name, wl.group, wl.target, run_workload,
                                 ctx, wl, args.pairs))
+        if not args.only or args.only in peers.NAME:
+            peer_res = peers.section(dev, str(engine), tmp, args.peer_rounds)
     if with_copy:
         rows.append(guarded(COPY_NAME, 'bounce-core', COPY_TARGET, run_copy,
                             copybench, tmp, args.copy_runs))
@@ -635,8 +647,12 @@ def bench(args, engine, copybench, tmp):
            'misses': [r['name'] for r in rows
                       if r.get('result') in ('MISS', 'DEFECT')],
            'noise': [r['name'] for r in rows if r.get('result') == 'NOISE'],
-           'errors': [r['name'] for r in rows if 'error' in r]}
+           'errors': [r['name'] for r in rows if 'error' in r] +
+           (['peers'] if peer_res and 'error' in peer_res else []),
+           'peers': peer_res}
     print_report(res)
+    if peer_res:
+        print(peers.report(peer_res))
     args.json.write_text(json.dumps(res, indent=1) + '\n')
     print(f'wrote {args.json}')
     return 1 if res['errors'] else 0
