@@ -74,15 +74,17 @@ def seq(write, qd, size=1000):
                 size, size, qd)
 
 
+# Each misaligned row runs next to the aligned row its mis/al divides by.
 PEERS = [
-    seq(False, 1), seq(False, 32),
-    seq(True, 1), seq(True, 8), seq(True, 32),
-    Peer('stride 1000B/4000B write QD32', True, 1000, 4000, 32),
-    aligned_row(False, 1), aligned_row(False, 32),
-    aligned_row(True, 1), aligned_row(True, 8), aligned_row(True, 32),
+    seq(False, 1), aligned_row(False, 1),
+    seq(False, 32), aligned_row(False, 32),
+    seq(True, 1), aligned_row(True, 1),
+    seq(True, 8), aligned_row(True, 8),
+    seq(True, 32), Peer('stride 1000B/4000B write QD32', True, 1000, 4000, 32),
+    aligned_row(True, 32),
 ]
-SCALING = [seq(True, qd) for qd in (1, 2, 4, 8, 32)] + \
-    [aligned_row(True, qd) for qd in (1, 2, 4, 8, 32)]
+SCALING = [r for qd in (1, 2, 4, 8, 32)
+           for r in (seq(True, qd), aligned_row(True, qd))]
 
 
 class PeerError(Exception):

@@ -142,14 +142,7 @@ static void dequeue_and_start(struct fiob_ovl *t, int32_t w)
 	for (i = e->next; i != -1; i = t->e[i].next)
 		if (ordered(e, &t->e[i]) || conflicts(e, &t->e[i]))
 			mark(t, i);
-	if (e->prev >= 0)
-		t->e[e->prev].next = e->next;
-	else
-		t->wait_head = e->next;
-	if (e->next >= 0)
-		t->e[e->next].prev = e->prev;
-	else
-		t->wait_tail = e->prev;
+	fiob_ovl_unlink(t, e, &t->wait_head, &t->wait_tail);
 	t->nr_waiting--;
 	fiob_ovl_activate(t, (uint32_t)w);
 }

@@ -47,6 +47,7 @@
 #define FIOB_OVERLAP_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 enum fiob_ovl_type {
@@ -158,6 +159,21 @@ static inline bool fiob_ovl_acquire(struct fiob_ovl *t, uint32_t id,
 				      type);
 }
 
+/* Take @e off the list at @head (and @tail, if the list keeps one). */
+static inline void fiob_ovl_unlink(struct fiob_ovl *t,
+				   const struct fiob_ovl_entry *e,
+				   int32_t *head, int32_t *tail)
+{
+	if (e->prev >= 0)
+		t->e[e->prev].next = e->next;
+	else
+		*head = e->next;
+	if (e->next >= 0)
+		t->e[e->next].prev = e->prev;
+	else if (tail)
+		*tail = e->prev;
+}
+
 /* Request @id is complete: drop its window (no-op for an IDLE entry). */
 static inline void fiob_ovl_release(struct fiob_ovl *t, uint32_t id)
 {
@@ -166,12 +182,7 @@ static inline void fiob_ovl_release(struct fiob_ovl *t, uint32_t id)
 	if (e->state != FIOB_OVL_ACTIVE)
 		return;
 	e->state = FIOB_OVL_IDLE;
-	if (e->prev >= 0)
-		t->e[e->prev].next = e->next;
-	else
-		t->active_head = e->next;
-	if (e->next >= 0)
-		t->e[e->next].prev = e->prev;
+	fiob_ovl_unlink(t, e, &t->active_head, NULL);
 	t->nr_active--;
 	if (e->type == FIOB_OVL_EXCL)
 		t->nr_active_excl--;
