@@ -5,7 +5,8 @@
 #   make test          unit + integration tests (root: creates loop devices)
 #   make test T=rmw    only the tests whose name contains "rmw"
 #   make SANITIZE=1 test   the same, engine and unit tests under ASan+UBSan
-#   make bench         fio io_uring vs fio-bounce, interleaved, prints ratios
+#   make bench         fio io_uring vs fio-bounce, interleaved, prints ratios;
+#                      then QEMU (qemu-img bench) as a peer
 #   make install       $(DESTDIR)$(PREFIX)/lib/fio/fio-bounce.so
 #
 # FIO_SRC=/path/to/configured/fio builds against that fio tree instead of the

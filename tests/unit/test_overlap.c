@@ -175,6 +175,49 @@ static void sequential_writes_run_one_per_block_in_parallel(void)
 	fiob_ovl_exit(&T);
 }
 
+/*
+ * The same stream in steady state: each unit of time, everything in flight
+ * completes (one RMW each) and fio queues a new write in each freed place.
+ * Writes done per unit is what scheduling allows, with a device of no
+ * limit: ordering windows gave 1.0 at any depth; blocks in parallel give
+ * about depth / 2.7 (3.5 at depth 8, 11.9 at 32; 1.0 at depth 1 and 2).
+ */
+static double seq_writes_per_unit(uint32_t depth)
+{
+	uint32_t id, n, i, units = 4000, next_k = 0, done = 0;
+	uint32_t active[64];
+	int w;
+
+	if (fiob_ovl_init(&T, depth))
+		return -1;
+	for (id = 0; id < depth; id++)
+		acquire_seq_write(id, next_k++);
+	for (i = 0; i < units; i++) {
+		n = 0;
+		for (w = T.active_head; w != -1; w = T.e[w].next)
+			active[n++] = (uint32_t)w;
+		while (n--) {
+			fiob_ovl_release(&T, active[n]);
+			done++;
+			while (fiob_ovl_pop_ready(&T) >= 0)
+				;
+			acquire_seq_write(active[n], next_k++);
+		}
+	}
+	fiob_ovl_exit(&T);
+	return (double)done / units;
+}
+
+static void sequential_writes_steady_state_scale_with_depth(void)
+{
+	double qd1 = seq_writes_per_unit(1), qd8 = seq_writes_per_unit(8);
+	double qd32 = seq_writes_per_unit(32);
+
+	if (qd1 != 1.0 || qd8 < 3.0 || qd32 < 10.0)
+		FT_FAIL("writes per RMW time at QD1/8/32: %.2f %.2f %.2f, "
+			"want 1, >= 3, >= 10", qd1, qd8, qd32);
+}
+
 /* A waiter is passed by what only shares its window, never by its bytes. */
 static void later_write_passes_waiter_on_other_bytes_not_on_the_same(void)
 {
@@ -285,6 +328,7 @@ FT_MAIN(
 	FT_RUN(arrival_queues_behind_conflicting_waiter_not_only_active);
 	FT_RUN(later_waiter_passes_earlier_one_it_does_not_conflict_with);
 	FT_RUN(sequential_writes_run_one_per_block_in_parallel);
+	FT_RUN(sequential_writes_steady_state_scale_with_depth);
 	FT_RUN(later_write_passes_waiter_on_other_bytes_not_on_the_same);
 	FT_RUN(waiter_passed_max_pass_times_then_goes_first);
 	FT_RUN(aligned_write_to_same_bytes_stays_behind_waiting_one);
