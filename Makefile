@@ -7,7 +7,8 @@
 #   make test          unit + integration tests (root: creates loop devices)
 #   make test T=rmw    only the tests whose name contains "rmw"
 #   make SANITIZE=1 test   the same, engine and unit tests under ASan+UBSan
-#   make bench         fio io_uring vs fio-bounce, interleaved, prints ratios
+#   make bench         fio io_uring vs fio-bounce, interleaved, prints ratios;
+#                      then QEMU (qemu-img bench) as a peer
 #   make compare       the A/B job library on both engines: report + plots
 #                      (COMPARE_ARGS='--pairs 15 --only rand-4k-qd32' ...)
 #   make install       $(DESTDIR)$(PREFIX)/lib/fio/fio-bounce.so, the man
@@ -36,6 +37,8 @@ DEPS_PKGS := liburing-dev libfuse3-dev fuse3 pkg-config e2fsprogs util-linux
 # fio-bounce-compare's plots, the man page checks and the package.
 VENDOR_PKGS := python3-matplotlib groff man-db dpkg-dev lintian
 DEPS_PKGS += $(VENDOR_PKGS)
+# What make bench runs besides fio: qemu-img bench, QEMU's block layer as a peer.
+BENCH_PKGS := qemu-utils valgrind
 
 ifeq ($(SANITIZE),1)
 OUT          := $(BUILD)/asan
@@ -148,6 +151,7 @@ $(COPYBENCH): bench/copybench.c engine/fiob_copy.c engine/fiob_copy.h
 	$(CC) -std=gnu11 -O2 -Wall -Iengine bench/copybench.c engine/fiob_copy.c -o $@
 
 bench: deps $(ENGINE) $(COPYBENCH)
+	@tools/setup.sh --deps $(BENCH_PKGS)
 	FIOB_ENGINE=$(abspath $(ENGINE)) FIOB_COPYBENCH=$(abspath $(COPYBENCH)) \
 		$(PYTHON) bench/bench.py
 

@@ -13,7 +13,10 @@ Usage (root; 'make bench' sets both variables and runs it with defaults):
 Modules
     bench.py (this: options, the run, results.json), workloads.py (the
     rows), runner.py (the device, fio and copybench runs, path checks),
-    report.py (medians, intervals, verdicts, the table). The loop device and
+    report.py (medians, intervals, verdicts, the table), peers.py (QEMU's
+    qemu-img bench, -t none -i io_uring, against fio-bounce on the same
+    device and workloads, in interleaved rounds: IOPS, their ratio, each
+    tool's misaligned/aligned ratio). The loop device and
     fio's JSON and bounce_stats outputs go through the test harness's own
     helpers, tests/fiobtest/common.py.
 
@@ -123,6 +126,8 @@ from runner import (BenchError, Ctx, LoopDevice, environment,  # noqa: F401
                     run_copy, run_workload, snapshot)
 from workloads import COPY_NAME, COPY_TARGET, DEVICE_BYTES, SECTOR, WORKLOADS
 
+import peers  # noqa: E402  bench/peers.py: QEMU's block layer as a peer
+
 HERE = Path(__file__).resolve().parent
 
 
@@ -137,7 +142,10 @@ def parse_args():
                     help='ramp_time per run, ms')
     ap.add_argument('--copy-runs', type=int, default=3,
                     help='copybench runs for the copy row')
-    ap.add_argument('--only', help='run only rows whose name contains this')
+    ap.add_argument('--only', help='run only rows whose name contains '
+                    'this (\'peers\': only the QEMU peers section)')
+    ap.add_argument('--peer-rounds', type=int, default=5,
+                    help='rounds of the peers section (QEMU vs fio-bounce)')
     ap.add_argument('--json', type=Path, default=HERE / 'results.json')
     args = ap.parse_args()
     if min(args.pairs, args.runtime_ms, args.copy_runs) < 1 or \
@@ -165,6 +173,7 @@ def guarded(name, group, target, fn, *args):
 
 def bench(args, engine, copybench, tmp):
     workloads, with_copy = selected(args)
+    peer_res = None
     engine, engine_id = snapshot(engine, tmp)
     copybench, copybench_id = snapshot(copybench, tmp)
     settings = {'pairs': args.pairs, 'runtime_ms': args.runtime_ms,
@@ -180,6 +189,8 @@ def bench(args, engine, copybench, tmp):
         for wl in workloads:
             rows.append(guarded(wl.name, wl.group, wl.target, run_workload,
                                 ctx, wl, args.pairs))
+        if not args.only or args.only in peers.NAME:
+            peer_res = peers.section(dev, str(engine), tmp, args.peer_rounds)
     if with_copy:
         rows.append(guarded(COPY_NAME, 'bounce-core', COPY_TARGET, run_copy,
                             copybench, tmp, args.copy_runs))
@@ -189,8 +200,12 @@ def bench(args, engine, copybench, tmp):
            'misses': [r['name'] for r in rows
                       if r.get('result') in ('MISS', 'DEFECT')],
            'noise': [r['name'] for r in rows if r.get('result') == 'NOISE'],
-           'errors': [r['name'] for r in rows if 'error' in r]}
+           'errors': [r['name'] for r in rows if 'error' in r] +
+           (['peers'] if peer_res and 'error' in peer_res else []),
+           'peers': peer_res}
     print_report(res)
+    if peer_res:
+        print(peers.report(peer_res))
     args.json.write_text(json.dumps(res, indent=1) + '\n')
     print(f'wrote {args.json}')
     return 1 if res['errors'] else 0

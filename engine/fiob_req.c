@@ -304,7 +304,9 @@ int fiob_req_queue(struct fiob_core *c, uint32_t id, void *owner,
 		return FIOB_QUEUED;
 	}
 	type = claim(c, r, &start_off, &end_off);
-	if (!fiob_ovl_acquire(&c->ovl, id, file, start_off, end_off, type)) {
+	/* The window excludes; the user's bytes keep their order. */
+	if (!fiob_ovl_acquire_bytes(&c->ovl, id, file, start_off, end_off,
+				    off, off + len, type)) {
 		r->phase = PH_WAIT;
 		c->stats.waits++;
 		return FIOB_QUEUED;

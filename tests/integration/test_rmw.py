@@ -170,6 +170,41 @@ def differential_mixed_aligned(ctx):
     check(c['waits'] > 0, f'no write waited for a neighbour: {c}')
 
 
+# Sequential 1000-byte writes: every write shares a block with the next, so
+# the overlap table runs one write per block at a time, blocks in parallel.
+SEQ_JOB = ['rw=write', 'bs=1000', 'iodepth=32', 'size=4M', 'offset=1500',
+           'refill_buffers=1', 'scramble_buffers=0']
+# Writes that rewrite each other's bytes while both are queued: 1000 bytes
+# at 500-byte multiples over 32 KiB, no random map, so at QD32 most writes
+# overlap some queued write's bytes, partly or wholly.
+REWRITE_JOB = ['rw=randwrite', 'bs=1000', 'blockalign=500', 'norandommap=1',
+               'iodepth=32', 'randseed=99', 'size=32k', 'offset=4000',
+               'number_ios=4000', 'refill_buffers=1', 'scramble_buffers=0']
+
+
+@test('sequential bs=1000 writes at QD32 on a 4Kn device, where writes to '
+      'different blocks run in parallel and writes sharing a block in any '
+      'order, leave exactly the buffered io_uring image', timeout=180)
+def differential_sequential_parallel_blocks(ctx):
+    c = differential(ctx, SEQ_JOB)
+    check(c['rmw_writes'] > 0 and c['waits'] > 0,
+          f'the RMW chains were not exercised: {c}')
+
+
+@test('1000-byte writes at 500-byte offsets over 32 KiB at QD32 (queued '
+      'writes overwrite each other\'s bytes) leave the image of buffered '
+      'io_uring and libaio, which apply writes in issue order: writes to the '
+      'same bytes keep their order', timeout=180)
+def differential_overlapping_rewrites_keep_order(ctx):
+    a = buffered_image(ctx, REWRITE_JOB, 'io_uring')
+    b = buffered_image(ctx, REWRITE_JOB, 'libaio')
+    check(a == b, f'the buffered references differ at {diff_offsets(a, b)}:'
+          f' no issue order to compare against')
+    c = differential(ctx, REWRITE_JOB)
+    check(c['rmw_writes'] > 0 and c['waits'] > 0,
+          f'no write waited for another: {c}')
+
+
 @test('randwrite bs=1000 at QD64 growing a new ext4 file from empty '
       '(fallocate=none: windows run past EOF and are cut back) leaves the '
       'same file, size and bytes, as buffered io_uring does', timeout=180)
