@@ -121,9 +121,10 @@ test: setup-test $(ENGINE) $(WRONGVER) $(UNIT_BINS) $(FAULTFS)
 demo: $(ENGINE)
 	tools/demo.sh $(abspath $(ENGINE))
 
-$(COPYBENCH): bench/copybench.c engine/fiob_copy.c engine/fiob_copy.h
+$(COPYBENCH): bench/copybench.c engine/fiob_copy.c engine/fiob_copy_select.c engine/fiob_copy*.h
 	@mkdir -p $(@D)
-	$(CC) -std=gnu11 -O2 -Wall -Iengine bench/copybench.c engine/fiob_copy.c -o $@
+	$(CC) -std=gnu11 -O2 -Wall -Iengine bench/copybench.c engine/fiob_copy.c \
+		engine/fiob_copy_select.c -o $@
 
 bench: $(ENGINE) $(COPYBENCH)
 	FIOB_ENGINE=$(abspath $(ENGINE)) FIOB_COPYBENCH=$(abspath $(COPYBENCH)) \
