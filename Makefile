@@ -24,6 +24,8 @@ T        ?=
 BUILD := build
 # Packages the tests need beyond the build's own (FUSE for fault injection).
 TEST_PKGS := libfuse3-dev fuse3 pkg-config e2fsprogs util-linux
+# ... and the bench's (instructions per I/O under callgrind).
+BENCH_PKGS := valgrind
 
 ifeq ($(SANITIZE),1)
 OUT          := $(BUILD)/asan
@@ -63,7 +65,7 @@ WRONGVER   := $(OUT)/fio-bounce-wrongver.so
 FAULTFS    := $(BUILD)/faultfs
 COPYBENCH  := $(BUILD)/copybench
 
-.PHONY: all setup setup-test demo test unit bench install uninstall clean FORCE
+.PHONY: all setup setup-test setup-bench demo test unit bench install uninstall clean FORCE
 
 all: $(ENGINE)
 
@@ -126,7 +128,10 @@ $(COPYBENCH): bench/copybench.c engine/fiob_copy.c engine/fiob_copy_select.c eng
 	$(CC) -std=gnu11 -O2 -Wall -Iengine bench/copybench.c engine/fiob_copy.c \
 		engine/fiob_copy_select.c -o $@
 
-bench: $(ENGINE) $(COPYBENCH)
+setup-bench: $(FIO_PATH_FILE)
+	@FIO_SRC="$(FIO_TREE)" tools/setup.sh $(BUILD) $(BENCH_PKGS) >/dev/null
+
+bench: setup-bench $(ENGINE) $(COPYBENCH)
 	FIOB_ENGINE=$(abspath $(ENGINE)) FIOB_COPYBENCH=$(abspath $(COPYBENCH)) \
 		$(PYTHON) bench/bench.py
 

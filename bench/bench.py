@@ -77,6 +77,13 @@ Method
     0.80 for the copy against aligned memcpy and 0.95 against memcpy at the
     same distance; the RMW row and the fixedbufs row state their
     figures without a target.
+
+    Instructions per I/O (callgrind, bench/callgrind.py): user-space
+    instructions per I/O of fio's io_uring and of fio-bounce, from two
+    runs under callgrind (number_ios 20000 and 40000), for 4K randread QD1,
+    QD32 and QD32 iomem_align=7 (against the aligned io_uring job); targets
+    ratio <= 1.00, 1.00, 1.30. Counts, not timings: noise does not move
+    them.
     Each row also gets a distribution-free 95% confidence interval for its
     median (order statistics; with 51 pairs, the 19th and 33rd ratios). The
     verdict: PASS if the median reaches the target; NOISE if it does not but
@@ -121,6 +128,8 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import callgrind
 
 HERE = Path(__file__).resolve().parent
 DEVICE_BYTES = 1 << 30
@@ -554,12 +563,14 @@ def copy_detail(row):
                for k in ('fiob_worst_ratio', 'fiob_vs_glibc_worst_ratio')]
         parts.append(f'{first["n"] >> 10}K {first["direction"]} '
                      f'{med[0]:.2f}/{med[1]:.2f}')
+    aa = min(r['memcpy_aa_worst_ratio'] for run in runs for r in run['rows'])
     sizes = {r['n']: r['route'] for r in runs[0]['rows']}
     cliff = min(r['memcpy_worst'] for r in runs)
     return ('copy: A = aligned memcpy (median), B = slowest fiob_copy sample;'
             ' ratios are paired (see copybench).\n  worst ratio vs aligned /'
             ' vs glibc at the same d, per size, median over runs: '
-            + ', '.join(parts) + f'\n  choice: {runs[0]["impl"]} '
+            + ', '.join(parts) + f' (A/A control, memcpy vs itself at '
+            f'the same d: worst {aa:.2f})\n  choice: {runs[0]["impl"]} '
             f'(calibration {statistics.median(r["calibration_us"] for r in runs):.0f}'
             ' us CPU)\n  routine per size (offsets routed to it): '
             + '; '.join(f'{n >> 10}K {v}' for n, v in sizes.items())
@@ -594,6 +605,8 @@ def print_report(res):
     for row in rows:
         if row['name'] == COPY_NAME and 'runs' in row:
             print(copy_detail(row))
+    if res.get('callgrind'):
+        print(callgrind.format_rows(res['callgrind']))
     print(f'\nbelow target (the whole 95% interval): '
           f'{", ".join(res["misses"]) or "none"}')
     print(f'median below target, within this run\'s precision: '
@@ -657,6 +670,9 @@ def bench(args, engine, copybench, tmp):
         for wl in workloads:
             rows.append(guarded(wl.name, wl.group, wl.target, run_workload,
                                 ctx, wl, args.pairs))
+        cg_rows = callgrind.run_rows(dev, ctx.engine, tmp, args.only) \
+            if not args.only or 'callgrind' in args.only or any(
+                args.only in n for n, *_ in callgrind.ROWS) else []
     if with_copy:
         copy = guarded(COPY_NAME, 'bounce-core', COPY_TARGET, run_copy,
                        copybench, tmp, args.copy_runs)
@@ -667,7 +683,8 @@ def bench(args, engine, copybench, tmp):
            'misses': [r['name'] for r in rows
                       if r.get('result') in ('MISS', 'DEFECT')],
            'noise': [r['name'] for r in rows if r.get('result') == 'NOISE'],
-           'errors': [r['name'] for r in rows if 'error' in r]}
+           'errors': [r['name'] for r in rows + cg_rows if 'error' in r],
+           'callgrind': cg_rows}
     print_report(res)
     args.json.write_text(json.dumps(res, indent=1) + '\n')
     print(f'wrote {args.json}')

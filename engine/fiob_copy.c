@@ -202,6 +202,14 @@ const struct fiob_copy_routine fiob_copy_all[] = {
 const unsigned int fiob_copy_nr_all =
 	sizeof(fiob_copy_all) / sizeof(fiob_copy_all[0]);
 
+/* floor(log2(n)) -> class: <256, <2K, <32K, <512K, the rest */
+const unsigned char fiob_copy_size_map[64] = {
+	0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 2, 2, 2, 2, 3,
+	3, 3, 3, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4,
+	4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4,
+	4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4,
+};
+
 /* d / 64 -> class: 0 (d in 1..63), 1-3, 4-15, 16-31, 32-63 */
 const unsigned char fiob_copy_dist_map[64] = {
 	1, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3,

@@ -30,7 +30,8 @@ const char *fiob_copy_impl(void);
  * For tests and benchmarks only: route every size and distance to routine
  * @name ("glibc", "erms", "avx512", "avx2", "sse2"), or back to the
  * calibrated choice if @name is NULL. Returns 0, or -1 if @name is unknown
- * or this CPU cannot run it.
+ * or this CPU cannot run it. FIOB_COPY=name in the environment does the
+ * same at load, instead of the calibration (runs under valgrind).
  */
 int fiob_copy_force(const char *name);
 

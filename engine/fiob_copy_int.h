@@ -33,9 +33,10 @@ extern const unsigned int fiob_copy_nr_all;
  * forced; then [256, 2K), [2K, 32K), [32K, 512K), [512K, ...).
  */
 #define FIOB_COPY_SIZES	5
+extern const unsigned char fiob_copy_size_map[64];	/* by log2(n) */
 static inline unsigned int fiob_copy_size_class(size_t n)
 {
-	return (n >= 256) + (n >= 2048) + (n >= 32768) + (n >= 524288);
+	return fiob_copy_size_map[63 - __builtin_clzll((unsigned long long)n | 1)];
 }
 
 /*
