@@ -681,7 +681,9 @@ def bench(args, engine, copybench, tmp):
     res = {'environment': env, 'settings': settings,
            'seconds': round(time.monotonic() - t0, 1), 'workloads': rows,
            'misses': [r['name'] for r in rows
-                      if r.get('result') in ('MISS', 'DEFECT')],
+                      if r.get('result') in ('MISS', 'DEFECT')] +
+                     [f'{r["name"]} (callgrind)' for r in cg_rows
+                      if r.get('result') == 'MISS'],
            'noise': [r['name'] for r in rows if r.get('result') == 'NOISE'],
            'errors': [r['name'] for r in rows + cg_rows if 'error' in r],
            'callgrind': cg_rows}
