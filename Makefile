@@ -146,9 +146,10 @@ test: deps $(ENGINE) $(WRONGVER) $(UNIT_BINS) $(FAULTFS)
 demo: deps $(ENGINE)
 	tools/demo.sh $(abspath $(ENGINE))
 
-$(COPYBENCH): bench/copybench.c engine/fiob_copy.c engine/fiob_copy.h
+$(COPYBENCH): bench/copybench.c engine/fiob_copy.c engine/fiob_copy_select.c engine/fiob_copy*.h
 	@mkdir -p $(@D)
-	$(CC) -std=gnu11 -O2 -Wall -Iengine bench/copybench.c engine/fiob_copy.c -o $@
+	$(CC) -std=gnu11 -O2 -Wall -Iengine bench/copybench.c engine/fiob_copy.c \
+		engine/fiob_copy_select.c -o $@
 
 bench: deps $(ENGINE) $(COPYBENCH)
 	@tools/setup.sh --deps $(BENCH_PKGS)

@@ -4,7 +4,9 @@
  *   read:  src page-aligned, dst at +d  (device data into the user buffer)
  *   write: src at +d, dst page-aligned  (user data into a bounce buffer)
  *
- * The reference is memcpy() between page-aligned buffers of the same size.
+ * Two references, two targets (issue 8): memcpy() between page-aligned
+ * buffers of the same size (fiob_copy must reach 0.80 of it), and memcpy()
+ * at the same offset (0.95 of it: never slower than glibc).
  * On a shared 2-CPU VM every speed here swings by up to 2x for seconds at
  * a time, so:
  *  - each sample of fiob_copy (and of memcpy at +d) is paired with a
@@ -33,7 +35,9 @@
 #include "fiob_copy.h"
 
 #define PAGE		4096
-#define TARGET		0.80
+#define TARGET		0.80	/* vs aligned memcpy */
+#define TARGET_SAME	0.95	/* vs memcpy at the same offset */
+#define CLIFF		0.50	/* memcpy below this of aligned: a cliff */
 #define NOISY		0.85	/* median/best reference below this: busy */
 #define SAMPLE_NS	50000.0
 #define WARMUP_NS	200e6
@@ -76,12 +80,15 @@ struct dir_result {		/* one size, one direction */
 	double base[PAGE];	/* best reference sample paired with d, ns */
 	double fiob[PAGE];	/* best fiob_copy at d, ns */
 	double mc[PAGE];	/* best memcpy at d, ns */
+	double mc2[PAGE];	/* the same again, sampled separately */
 	double base_gbps;	/* median of base[] */
 	double slow_gbps;	/* slowest fiob_copy sample, at slow_d */
 	double ratio;		/* worst paired ratio, at ratio_d */
 	double strict;		/* slowest fiob_copy / fastest reference */
 	double mc_ratio;	/* memcpy's worst paired ratio, at mc_d */
-	int slow_d, ratio_d, mc_d;
+	double same;		/* worst fiob_copy / memcpy at the same d */
+	double aa;		/* worst memcpy / itself at d: the control */
+	int slow_d, ratio_d, mc_d, same_d;
 };
 
 struct run {
@@ -89,6 +96,7 @@ struct run {
 	long iters;
 	unsigned char *src, *dst;	/* page-aligned, n + PAGE usable */
 	double base_best;		/* fastest reference sample, ns */
+	char route[128];		/* routines used, see routes() */
 	struct dir_result dir[2];	/* 0 = read, 1 = write */
 };
 
@@ -123,12 +131,22 @@ static void round_at(struct run *r, int w, int d, int with_memcpy)
 	t = sample(glibc_copy, r->dst, r->src, r->n, r->iters);
 	dr->base[d] = min2(dr->base[d], t);
 	r->base_best = min2(r->base_best, t);
+	/* fiob_copy and memcpy at d in random order: the first copy at a new
+	 * distance may pay for what the second then reuses */
+	if (with_memcpy && rnd(2)) {
+		t = sample(glibc_copy, dst, src, r->n, r->iters);
+		dr->mc[d] = min2(dr->mc[d], t);
+		with_memcpy = 0;
+	}
 	t = sample(fiob_copy, dst, src, r->n, r->iters);
 	dr->fiob[d] = min2(dr->fiob[d], t);
 	if (with_memcpy) {
 		t = sample(glibc_copy, dst, src, r->n, r->iters);
 		dr->mc[d] = min2(dr->mc[d], t);
 	}
+	/* A/A control: memcpy against itself, measured like fiob_copy */
+	t = sample(glibc_copy, dst, src, r->n, r->iters);
+	dr->mc2[d] = min2(dr->mc2[d], t);
 }
 
 static double gbps(const struct run *r, double ns)
@@ -161,26 +179,39 @@ static int worst(const struct dir_result *dr, const double *times,
 	return wd;
 }
 
+/*
+ * The CONFIRM_WORST offsets with the lowest ratio of fiob_copy vs aligned
+ * memcpy, of fiob_copy vs memcpy at d, of memcpy at d vs aligned (the
+ * cliff figure) and of memcpy vs itself (the control): each printed
+ * minimum is confirmed, not one unlucky pair.
+ */
 static void confirm_worst(struct run *r, int w)
 {
 	struct dir_result *dr = &r->dir[w];
-	int picked[CONFIRM_WORST];
-	double q[PAGE];
+	int picked[4 * CONFIRM_WORST], nr = 0;
+	static double q[4][PAGE];
 
-	for (int d = 0; d < PAGE; d++)
-		q[d] = dr->base[d] / dr->fiob[d];
-	for (int k = 0; k < CONFIRM_WORST; k++) {	/* k lowest ratios */
-		int m = 0;
+	for (int d = 0; d < PAGE; d++) {
+		q[0][d] = dr->base[d] / dr->fiob[d];
+		q[1][d] = dr->mc[d] / dr->fiob[d];
+		q[2][d] = dr->base[d] / dr->mc[d];
+		q[3][d] = min2(dr->mc[d] / dr->mc2[d], dr->mc2[d] / dr->mc[d]);
+	}
+	for (int m = 0; m < 4; m++) {
+		for (int k = 0; k < CONFIRM_WORST; k++) {
+			int lo = 0;
 
-		for (int d = 1; d < PAGE; d++)
-			if (q[d] < q[m])
-				m = d;
-		picked[k] = m;
-		q[m] = 1e9;
+			for (int d = 1; d < PAGE; d++)
+				if (q[m][d] < q[m][lo])
+					lo = d;
+			picked[nr++] = lo;
+			for (int x = 0; x < 4; x++)	/* once */
+				q[x][lo] = 1e9;
+		}
 	}
 	for (int i = 0; i < CONFIRM_ROUNDS; i++)
-		for (int k = 0; k < CONFIRM_WORST; k++)
-			round_at(r, w, picked[k], 0);
+		for (int k = 0; k < nr; k++)
+			round_at(r, w, picked[k], 1);
 }
 
 static void measure(struct run *r, int passes)
@@ -204,7 +235,7 @@ static void measure(struct run *r, int passes)
 	for (int w = 0; w < 2; w++) {
 		for (int d = 0; d < PAGE; d++) {
 			r->dir[w].base[d] = r->dir[w].fiob[d] = 1e300;
-			r->dir[w].mc[d] = 1e300;
+			r->dir[w].mc[d] = r->dir[w].mc2[d] = 1e300;
 		}
 	}
 
@@ -234,6 +265,15 @@ static void measure(struct run *r, int passes)
 		dr->base_gbps = gbps(r, tmp[PAGE / 2]);	/* median reference */
 		dr->ratio_d = worst(dr, dr->fiob, &dr->ratio);
 		dr->mc_d = worst(dr, dr->mc, &dr->mc_ratio);
+		dr->same = dr->aa = 1e9;
+		for (int d = 0; d < PAGE; d++) {
+			dr->aa = min2(dr->aa, min2(dr->mc[d] / dr->mc2[d],
+						   dr->mc2[d] / dr->mc[d]));
+			if (dr->mc[d] / dr->fiob[d] < dr->same) {
+				dr->same = dr->mc[d] / dr->fiob[d];
+				dr->same_d = d;
+			}
+		}
 		dr->slow_d = 0;
 		for (int d = 1; d < PAGE; d++)
 			if (dr->fiob[d] > dr->fiob[dr->slow_d])
@@ -243,32 +283,105 @@ static void measure(struct run *r, int passes)
 	}
 }
 
+/*
+ * Which routines fiob_copy used at this size over d = 0..4095, both
+ * directions, e.g. "avx512 7936, glibc 256" (offsets routed to each).
+ */
+static void routes(const struct run *r, char *out, size_t len)
+{
+	const char *name[8];
+	int count[8], nr = 0;
+	size_t pos = 0;
+
+	for (int w = 0; w < 2; w++) {
+		for (int d = 0; d < PAGE; d++) {
+			const char *n = fiob_copy_route(w ? r->dst : r->dst + d,
+							w ? r->src + d : r->src,
+							r->n);
+			int i = 0;
+
+			while (i < nr && strcmp(name[i], n))
+				i++;
+			if (i == nr && nr < 8) {
+				name[nr] = n;
+				count[nr++] = 0;
+			}
+			if (i < nr)
+				count[i]++;
+		}
+	}
+	out[0] = 0;
+	for (int i = 0; i < nr && pos < len; i++)
+		pos += snprintf(out + pos, len - pos, "%s%s %d", i ? ", " : "",
+				name[i], count[i]);
+}
+
+/* Does glibc memcpy fall off a cliff at some offset on this CPU? */
+static int has_cliff(const struct run *runs, int nr, double *worst,
+		     size_t *at)
+{
+	*worst = 1e9;
+	for (int i = 0; i < nr; i++) {
+		for (int w = 0; w < 2; w++) {
+			if (runs[i].dir[w].mc_ratio < *worst) {
+				*worst = runs[i].dir[w].mc_ratio;
+				*at = runs[i].n;
+			}
+		}
+	}
+	return *worst < CLIFF;
+}
+
+static const char *verdict(double v, double target)
+{
+	return v >= target ? "PASS" : "MISS";
+}
+
 static void print_table(struct run *runs, int nr, int passes, int cpu)
 {
-	printf("fiob_copy implementation: %s; pinned to CPU %d; %d passes over"
-	       " d = 0..4095\n", fiob_copy_impl(), cpu, passes);
-	printf("ratio = fiob_copy at d / aligned memcpy sampled next to it;"
-	       " target: worst ratio >= %.2f\n\n", TARGET);
-	printf("%8s  %-18s %14s  %-22s %-19s %7s  %s\n", "n", "direction",
-	       "aligned memcpy", "slowest fiob_copy", "worst ratio", "strict",
-	       "memcpy worst ratio");
+	double cliff;
+	size_t cliff_n = 0;
+
+	printf("fiob_copy choice: %s\n(calibration: %.0f us of CPU, once"
+	       " per process); pinned to CPU %d; %d passes over d = 0..4095\n",
+	       fiob_copy_impl(), fiob_copy_calibration_us(), cpu, passes);
+	printf("vs aligned = fiob_copy at d / aligned memcpy sampled next to"
+	       " it (target >= %.2f);\nvs glibc = fiob_copy at d / memcpy at"
+	       " the same d (target >= %.2f)\n\n", TARGET, TARGET_SAME);
+	printf("%8s  %-18s %14s  %-22s %-19s %-19s %5s %7s  %s\n", "n",
+	       "direction", "aligned memcpy", "slowest fiob_copy",
+	       "worst vs aligned", "worst vs glibc", "A/A", "strict",
+	       "memcpy worst vs aligned");
 	for (int i = 0; i < nr; i++) {
 		for (int w = 0; w < 2; w++) {
 			struct dir_result *dr = &runs[i].dir[w];
-			char slow[40], rat[40];
+			char slow[40], rat[40], same[40];
 
 			snprintf(slow, sizeof(slow), "%.1f GB/s @d=%d",
 				 dr->slow_gbps, dr->slow_d);
 			snprintf(rat, sizeof(rat), "%.2f @d=%d %s", dr->ratio,
-				 dr->ratio_d,
-				 dr->ratio >= TARGET ? "PASS" : "MISS");
-			printf("%8zu  %-18s %9.1f GB/s  %-22s %-19s %7.2f"
-			       "  %.2f @d=%d\n", runs[i].n, dir_name[w],
-			       dr->base_gbps, slow, rat, dr->strict,
-			       dr->mc_ratio, dr->mc_d);
+				 dr->ratio_d, verdict(dr->ratio, TARGET));
+			snprintf(same, sizeof(same), "%.2f @d=%d %s", dr->same,
+				 dr->same_d, verdict(dr->same, TARGET_SAME));
+			printf("%8zu  %-18s %9.1f GB/s  %-22s %-19s %-19s %5.2f"
+			       " %7.2f  %.2f @d=%d\n", runs[i].n, dir_name[w],
+			       dr->base_gbps, slow, rat, same, dr->aa,
+			       dr->strict, dr->mc_ratio, dr->mc_d);
 		}
 	}
-	printf("\naligned memcpy: median of the reference samples; strict:"
+	printf("\nroutine used per size (offsets routed to it, both"
+	       " directions):\n");
+	for (int i = 0; i < nr; i++)
+		printf("%8zu  %s\n", runs[i].n, runs[i].route);
+	if (has_cliff(runs, nr, &cliff, &cliff_n))
+		printf("glibc memcpy has a 4K-aliasing cliff on this CPU: %.2f"
+		       " of aligned at n=%zu\n", cliff, cliff_n);
+	else
+		printf("no cliff on this CPU: glibc memcpy's worst offset is"
+		       " %.2f of aligned (n=%zu)\n", cliff, cliff_n);
+	printf("\nA/A: memcpy at d against itself, sampled and reduced the"
+	       " same way: the worst\n'vs glibc' ratio noise alone produces"
+	       " in this run.\naligned memcpy: median of the reference samples; strict:"
 	       " slowest fiob_copy / fastest\nreference sample (shows how far"
 	       " the machine's speed moved during the run)\n");
 	for (int i = 0; i < nr; i++) {
@@ -286,33 +399,46 @@ static int write_json(const char *path, struct run *runs, int nr, int passes,
 		      double secs)
 {
 	FILE *f = fopen(path, "w");
+	double cliff;
+	size_t cliff_n = 0;
+	int has = has_cliff(runs, nr, &cliff, &cliff_n);
 
 	if (!f) {
 		perror(path);
 		return -1;
 	}
-	fprintf(f, "{\n  \"impl\": \"%s\",\n  \"target\": %.2f,\n"
+	fprintf(f, "{\n  \"impl\": \"%s\",\n  \"calibration_us\": %.0f,\n"
+		"  \"target\": %.2f,\n  \"target_same\": %.2f,\n"
+		"  \"cliff\": %s,\n  \"memcpy_worst_vs_aligned\": %.3f,\n"
 		"  \"passes\": %d,\n  \"seconds\": %.1f,\n  \"results\": [\n",
-		fiob_copy_impl(), TARGET, passes, secs);
+		fiob_copy_impl(), fiob_copy_calibration_us(), TARGET,
+		TARGET_SAME, has ? "true" : "false", cliff, passes, secs);
 	for (int i = 0; i < nr; i++) {
 		for (int w = 0; w < 2; w++) {
 			struct dir_result *dr = &runs[i].dir[w];
 			int last = i == nr - 1 && w == 1;
 
 			fprintf(f, "    {\"n\": %zu, \"direction\": \"%s\", "
+				"\"route\": \"%s\", "
 				"\"aligned_memcpy_gbps\": %.2f, "
 				"\"aligned_memcpy_best_gbps\": %.2f, ",
-				runs[i].n, dir_key[w], dr->base_gbps,
+				runs[i].n, dir_key[w], runs[i].route,
+				dr->base_gbps,
 				gbps(&runs[i], runs[i].base_best));
 			fprintf(f, "\"fiob_slowest_gbps\": %.2f, "
 				"\"fiob_slowest_d\": %d, "
 				"\"fiob_worst_ratio\": %.3f, "
 				"\"fiob_worst_ratio_d\": %d, "
 				"\"fiob_worst_ratio_strict\": %.3f, "
+				"\"fiob_vs_glibc_worst_ratio\": %.3f, "
+				"\"fiob_vs_glibc_worst_d\": %d, "
+				"\"memcpy_aa_worst_ratio\": %.3f, "
 				"\"pass\": %s, ",
 				dr->slow_gbps, dr->slow_d, dr->ratio,
-				dr->ratio_d, dr->strict,
-				dr->ratio >= TARGET ? "true" : "false");
+				dr->ratio_d, dr->strict, dr->same, dr->same_d,
+				dr->aa,
+				dr->ratio >= TARGET && dr->same >= TARGET_SAME ?
+				"true" : "false");
 			fprintf(f, "\"memcpy_worst_ratio\": %.3f, "
 				"\"memcpy_worst_d\": %d, "
 				"\"memcpy_worst_gbps\": %.2f}%s\n",
@@ -328,15 +454,15 @@ static int write_json(const char *path, struct run *runs, int nr, int passes,
 static void usage(const char *prog)
 {
 	fprintf(stderr, "usage: %s [--json FILE] [--passes N]"
-		" [--impl avx2|sse2] [--size BYTES]...\n", prog);
+		" [--impl glibc|erms|avx512|avx2|sse2] [--size BYTES]...\n", prog);
 	exit(2);
 }
 
 int main(int argc, char **argv)
 {
 	static struct run runs[MAX_SIZES];
-	size_t sizes[MAX_SIZES] = { 4096, 131072 };
-	int nr = 2, user_sizes = 0, passes = 5, cpu;
+	size_t sizes[MAX_SIZES] = { 4096, 131072, 1048576 };
+	int nr = 3, user_sizes = 0, passes = 5, cpu;
 	const char *json = NULL;
 	cpu_set_t set;
 	double t0;
@@ -388,6 +514,7 @@ int main(int argc, char **argv)
 		memset(runs[i].src, 0x5a, len);	/* fault the pages in */
 		memset(runs[i].dst, 0xa5, len);
 		measure(&runs[i], passes);
+		routes(&runs[i], runs[i].route, sizeof(runs[i].route));
 		free(runs[i].src);
 		free(runs[i].dst);
 	}
