@@ -48,7 +48,10 @@ FIO_VERSION = $(shell sed -n 's/^FIO_VERSION = //p' $(FIO_TREE)/FIO-VERSION-FILE
 WARN      := -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers
 BASE_FLAGS = -std=gnu11 -D_GNU_SOURCE -D_LARGEFILE_SOURCE -D_FILE_OFFSET_BITS=64 \
 	     -fPIC -fvisibility=hidden $(WARN) $(SAN_FLAGS) $(CFLAGS)
-FIO_FLAGS  = -I$(FIO_TREE) -include $(FIO_TREE)/config-host.h -DFIO_INC_DEBUG
+FIO_FLAGS  = -I$(OUT) -I$(FIO_TREE) -include $(FIO_TREE)/config-host.h \
+	     -DFIO_INC_DEBUG
+# What the fio tree looks like (engine/fiob_fio_compat.h reads it).
+FIO_FEATURES := $(OUT)/fiob_fio_features.h
 
 ADAPTER    := engine/fio-bounce.c
 PURE_SRCS  := $(filter-out $(ADAPTER),$(wildcard engine/*.c))
@@ -84,11 +87,15 @@ $(OUT)/%.o: engine/%.c engine/*.h $(FIO_PATH_FILE)
 	@mkdir -p $(@D)
 	$(CC) $(BASE_FLAGS) -c $< -o $@
 
-$(OUT)/fio-bounce.o: $(ADAPTER) engine/*.h $(FIO_PATH_FILE)
+$(FIO_FEATURES): tools/fio-features.sh $(FIO_PATH_FILE)
+	@mkdir -p $(@D)
+	CC="$(CC)" tools/fio-features.sh $(FIO_TREE) $@
+
+$(OUT)/fio-bounce.o: $(ADAPTER) engine/*.h $(FIO_FEATURES)
 	@mkdir -p $(@D)
 	$(CC) $(BASE_FLAGS) $(FIO_FLAGS) -DFIOB_BUILT_FOR='"$(FIO_VERSION)"' -c $< -o $@
 
-$(OUT)/fio-bounce-wrongver.o: $(ADAPTER) engine/*.h $(FIO_PATH_FILE)
+$(OUT)/fio-bounce-wrongver.o: $(ADAPTER) engine/*.h $(FIO_FEATURES)
 	@mkdir -p $(@D)
 	$(CC) $(BASE_FLAGS) $(FIO_FLAGS) -DFIOB_BUILT_FOR='"fio-0.0-wrongver"' -c $< -o $@
 
