@@ -7,6 +7,9 @@
 #   make SANITIZE=1 test   the same, engine and unit tests under ASan+UBSan
 #   make bench         fio io_uring vs fio-bounce, interleaved, prints ratios
 #   make install       $(DESTDIR)$(PREFIX)/lib/fio/fio-bounce.so
+#   make compat        make test under the system fio and each fio release in
+#                      ../shared/fio-src (FIO_SHARED=DIR), plus any tree or
+#                      tarball in FIO_TREES="a b.tar.xz"; built once, cached
 #
 # FIO_SRC=/path/to/configured/fio builds against that fio tree instead of the
 # source of the installed Debian fio.
@@ -66,7 +69,8 @@ WRONGVER   := $(OUT)/fio-bounce-wrongver.so
 FAULTFS    := $(BUILD)/faultfs
 COPYBENCH  := $(BUILD)/copybench
 
-.PHONY: all setup setup-test demo test unit bench install uninstall clean FORCE
+.PHONY: all setup setup-test demo test unit bench install uninstall clean \
+	compat FORCE
 
 all: $(ENGINE)
 
@@ -142,6 +146,17 @@ install: $(ENGINE)
 
 uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/lib/fio/fio-bounce.so
+
+# The compatibility matrix (tools/compat.sh). fio's own libaio engine is a
+# reference in the tests, so libaio-dev goes in before any fio is configured.
+FIO_SHARED ?=
+FIO_TREES  ?=
+SYSTEM_LOG ?=
+compat: setup
+	@FIO_SRC="$(FIO_TREE)" tools/setup.sh $(BUILD) libaio-dev >/dev/null
+	FIO_SHARED="$(FIO_SHARED)" FIO_TREES="$(FIO_TREES)" T="$(T)" \
+		SYSTEM_LOG="$(SYSTEM_LOG)" CC="$(CC)" MAKE="$(MAKE)" \
+		tools/compat.sh $(BUILD)/compat
 
 # Keeps the downloaded fio source (build/fio-*, build/dl): it is slow to fetch.
 clean:

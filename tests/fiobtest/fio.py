@@ -16,7 +16,7 @@ import re
 
 from .core import Fail, check, env_path
 
-STOCK = ('io_uring', 'libaio', 'psync', 'sync')
+STOCK = ('io_uring', 'libaio', 'posixaio', 'psync', 'sync')
 
 
 class FioResult:
@@ -100,6 +100,25 @@ def run_fio(ctx, cmd, engine='bounce', timeout=120, cwd=None, env=None,
     return r
 
 
+def parse_json_report(raw):
+    """fio's JSON document from an --output file, and fio's log around it.
+
+    fio logs into the same file: notes before the document, and on some
+    releases after it too (3.42, when a job failed on EINVAL: 'fio: file
+    hash not empty on exit'). That log becomes part of the result's stderr.
+    Whether the document alone is clean JSON is test_stats' business."""
+    start = raw.find('{')
+    if start < 0:
+        return None, ''
+    try:
+        report, end = json.JSONDecoder().raw_decode(raw, start)
+    except json.JSONDecodeError as e:
+        raise Fail(f'fio JSON output does not parse ({e}): {raw[:300]!r}')
+    log = [ln for ln in (raw[:start] + '\n' + raw[end:]).splitlines()
+           if ln.strip()]
+    return report, ''.join(ln + '\n' for ln in log)
+
+
 def _run(ctx, cmd, engine, fmt, timeout, stats_path, out_path, env=None,
          wrap=()):
     # fio drops verify state files in its working directory: keep them out
@@ -107,14 +126,10 @@ def _run(ctx, cmd, engine, fmt, timeout, stats_path, out_path, env=None,
     r = run_fio(ctx, cmd, engine, timeout, os.path.dirname(out_path), env,
                 wrap)
     report = None
+    notes = ''
     if fmt == 'json' and os.path.exists(out_path):
         with open(out_path) as f:
-            raw = f.read()
-        try:
-            # fio may print notes before the JSON document.
-            report = json.loads(raw[raw.find('{'):]) if '{' in raw else None
-        except json.JSONDecodeError as e:
-            raise Fail(f'fio JSON output does not parse ({e}): {raw[:300]!r}')
+            report, notes = parse_json_report(f.read())
     stats = []
     if stats_path and os.path.exists(stats_path):
         with open(stats_path) as f:
@@ -128,7 +143,7 @@ def _run(ctx, cmd, engine, fmt, timeout, stats_path, out_path, env=None,
     if fmt == 'normal' and out_path and os.path.exists(out_path):
         with open(out_path) as f:
             out = f.read()
-    return FioResult(r.returncode, out, r.stderr, report, stats)
+    return FioResult(r.returncode, out, r.stderr + notes, report, stats)
 
 
 def _outputs(ctx, engine, fmt):
