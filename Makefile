@@ -25,8 +25,9 @@ FIO_SRC  ?=
 T        ?=
 
 BUILD := build
-# Packages the tests need beyond the build's own (FUSE for fault injection).
-TEST_PKGS := libfuse3-dev fuse3 pkg-config e2fsprogs util-linux
+# Packages the tests need beyond the build's own (FUSE for fault injection,
+# strace to count the syncfs calls of end_syncfs).
+TEST_PKGS := libfuse3-dev fuse3 pkg-config e2fsprogs util-linux strace
 
 ifeq ($(SANITIZE),1)
 OUT          := $(BUILD)/asan

@@ -145,6 +145,47 @@ def trim_zeroes(ctx):
           'bytes past the trimmed range changed')
 
 
+def _outcome(r):
+    """How a job ended: exit status, per-job errors, bytes per direction."""
+    return r.rc, r.errors(), [(j[d]['total_ios'], j[d]['io_bytes'])
+                              for j in r.jobs() for d in ('write', 'trim')]
+
+
+@test('rw=trimwrite at QD8 on a 4Kn device ends as on fio\'s io_uring: same '
+      'trim and write counts and bytes, same status')
+def trimwrite_like_io_uring(ctx):
+    res = {}
+    for engine in ('io_uring', 'bounce'):
+        dev = targets.loop(ctx, 4096, 16 << 20)
+        res[engine] = _outcome(expect_ok(fio(
+            ctx, [f'filename={dev}', 'direct=1', 'rw=trimwrite', 'bs=64k',
+                  'size=8M', 'iodepth=8'], engine=engine), engine))
+    check(res['bounce'] == res['io_uring'],
+          f'trimwrite: fio-bounce {res["bounce"]}, io_uring {res["io_uring"]}')
+
+
+@test('end_syncfs=1 ends as on fio\'s io_uring, with as many syncfs calls '
+      '(none where this fio does not know the option: both refuse it)')
+def end_syncfs_like_io_uring(ctx):
+    mnt = targets.ext4(ctx, 4096, 64 << 20)
+    res = {}
+    for engine in ('io_uring', 'bounce'):
+        trace = os.path.join(ctx.tmpdir(), 'strace.out')
+        r = fio(ctx, [f'filename={mnt}/{engine}.bin', 'rw=write', 'bs=4k',
+                      'size=1M', 'end_syncfs=1'], engine=engine,
+                wrap=['strace', '-f', '-qq', '-e', 'trace=syncfs', '-o',
+                      trace])
+        with open(trace) as f:
+            calls = sum(1 for ln in f if 'syncfs(' in ln)
+        res[engine] = _outcome(r), calls
+    (rc, _, _), calls = res['io_uring']
+    check(rc != 0 or calls > 0, f'io_uring ran end_syncfs=1 without one '
+          f'syncfs call: the trace does not see them {res["io_uring"]}')
+    check(res['bounce'] == res['io_uring'],
+          f'end_syncfs=1: fio-bounce (outcome, syncfs calls) '
+          f'{res["bounce"]}, io_uring {res["io_uring"]}')
+
+
 @test('bounce=never passes bs=512 straight to a 4Kn device: EINVAL, '
       'exactly like stock io_uring')
 def never_is_stock(ctx):
