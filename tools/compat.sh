@@ -90,23 +90,25 @@ for t in ${FIO_TREES:-}; do
 done
 
 # --- building one fio -----------------------------------------------------
-# version_of TREE: what FIO-VERSION-FILE must say (fio-X.Y).
+# version_of TREE NAME: what FIO-VERSION-FILE must say (fio-X.Y): the
+# tree's own file, else git, else NAME (what the tree was called) if it
+# looks like fio-X.Y.
 version_of() {
-	local tree=$1 v
+	local tree=$1 name=$2 v
 	v=$(sed -n 's/^FIO_VERSION = //p' "$tree/FIO-VERSION-FILE" 2>/dev/null || true)
 	if [ -z "$v" ] && [ -d "$tree/.git" ]; then
 		v=$(cd "$tree" && ./FIO-VERSION-GEN >/dev/null 2>&1 &&
 			sed -n 's/^FIO_VERSION = //p' FIO-VERSION-FILE)
 	fi
-	[ -n "$v" ] || case $(basename "$tree") in
-		fio-[0-9]*) v=$(basename "$tree") ;;
+	[ -n "$v" ] || case $name in
+		fio-[0-9]*) v=$name ;;
 	esac
 	printf '%s' "$v"
 }
 
 # build_fio SOURCE DIR: DIR/fio is a built fio tree afterwards (or return 1).
 build_fio() {
-	local src=$1 dir=$2 tree=$2/fio v
+	local src=$1 dir=$2 tree=$2/fio name v
 	# Reuse a tree that built, with libaio (tests compare against it).
 	if [ -f "$tree/.fiob-built" ] && grep -q CONFIG_LIBAIO "$tree/config-host.h"; then
 		echo "  fio: reusing $tree"
@@ -118,12 +120,14 @@ build_fio() {
 		tar -xf "$src" -C "$dir/unpack" || return 1
 		[ "$(ls "$dir/unpack" | wc -l)" -eq 1 ] ||
 			{ echo "  $src does not unpack to one directory"; return 1; }
-		mv "$dir/unpack"/* "$tree"
+		name=$(ls "$dir/unpack")
+		mv "$dir/unpack/$name" "$tree"
 	else
+		name=$(basename "$src")
 		cp -a "$src" "$tree" || return 1
 	fi
 	rmdir "$dir/unpack"
-	v=$(version_of "$tree")
+	v=$(version_of "$tree" "$name")
 	[ -n "$v" ] || { echo "  cannot tell the fio version of $src:" \
 		"give it FIO-VERSION-FILE ('FIO_VERSION = fio-X.Y')"; return 1; }
 	echo "FIO_VERSION = $v" >"$tree/FIO-VERSION-FILE"
