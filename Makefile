@@ -14,6 +14,9 @@
 #   make install       $(DESTDIR)$(PREFIX)/lib/fio/fio-bounce.so, the man
 #                      page, fio-bounce-compare and the job library
 #   make deb           build/fio-engine-bounce_<version>_<arch>.deb
+#   make compat        make test under the system fio and each fio release in
+#                      ../shared/fio-src (FIO_SHARED=DIR), plus any tree or
+#                      tarball in FIO_TREES="a b.tar.xz"; built once, cached
 #
 # FIO_SRC=/path/to/configured/fio builds against that fio tree instead of the
 # source of the installed Debian fio.
@@ -32,8 +35,9 @@ BUILD := build
 # Debian packages that builds and tests need, installed by 'deps' when
 # missing. fio is not among them: it comes with its own source in the fio
 # step below, because the two must be the same version, and only the adapter
-# needs either.
-DEPS_PKGS := liburing-dev libfuse3-dev fuse3 pkg-config e2fsprogs util-linux
+# needs either. strace counts the syncfs calls of end_syncfs.
+DEPS_PKGS := liburing-dev libfuse3-dev fuse3 pkg-config e2fsprogs util-linux \
+	     strace
 # fio-bounce-compare's plots, the man page checks and the package.
 VENDOR_PKGS := python3-matplotlib groff man-db dpkg-dev lintian
 DEPS_PKGS += $(VENDOR_PKGS)
@@ -65,7 +69,10 @@ WARN      := -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers
 DEP_FLAGS := -MMD -MP
 BASE_FLAGS = -std=gnu11 -D_GNU_SOURCE -D_LARGEFILE_SOURCE -D_FILE_OFFSET_BITS=64 \
 	     -fPIC -fvisibility=hidden $(WARN) $(SAN_FLAGS) $(DEP_FLAGS) $(CFLAGS)
-FIO_FLAGS  = -I$(FIO_TREE) -include $(FIO_TREE)/config-host.h -DFIO_INC_DEBUG
+FIO_FLAGS  = -I$(OUT) -I$(FIO_TREE) -include $(FIO_TREE)/config-host.h \
+	     -DFIO_INC_DEBUG
+# What the fio tree looks like (engine/fiob_fio_compat.h reads it).
+FIO_FEATURES := $(OUT)/fiob_fio_features.h
 
 ADAPTER    := engine/fio-bounce.c
 PURE_SRCS  := $(filter-out $(ADAPTER),$(wildcard engine/*.c))
@@ -80,7 +87,8 @@ WRONGVER   := $(OUT)/fio-bounce-wrongver.so
 FAULTFS    := $(BUILD)/faultfs
 COPYBENCH  := $(BUILD)/copybench
 
-.PHONY: all deps setup demo test unit bench compare deb install uninstall clean FORCE
+.PHONY: all deps setup demo test unit bench compare deb install uninstall \
+	clean compat FORCE
 
 all: $(ENGINE)
 
@@ -107,11 +115,15 @@ $(OUT)/%.o: engine/%.c | deps
 	@mkdir -p $(@D)
 	$(CC) $(BASE_FLAGS) -c $< -o $@
 
-$(OUT)/fio-bounce.o: $(ADAPTER) $(FIO_PATH_FILE)
+$(FIO_FEATURES): tools/fio-features.sh $(FIO_PATH_FILE)
+	@mkdir -p $(@D)
+	CC="$(CC)" tools/fio-features.sh $(FIO_TREE) $@
+
+$(OUT)/fio-bounce.o: $(ADAPTER) $(FIO_PATH_FILE) $(FIO_FEATURES)
 	@mkdir -p $(@D)
 	$(CC) $(BASE_FLAGS) $(FIO_FLAGS) -DFIOB_BUILT_FOR='"$(FIO_VERSION)"' -c $< -o $@
 
-$(OUT)/fio-bounce-wrongver.o: $(ADAPTER) $(FIO_PATH_FILE)
+$(OUT)/fio-bounce-wrongver.o: $(ADAPTER) $(FIO_PATH_FILE) $(FIO_FEATURES)
 	@mkdir -p $(@D)
 	$(CC) $(BASE_FLAGS) $(FIO_FLAGS) -DFIOB_BUILT_FOR='"fio-0.0-wrongver"' -c $< -o $@
 
@@ -200,6 +212,17 @@ deb: deps $(ENGINE)
 	$(MAKE) -s install DESTDIR=$(abspath $(BUILD)/deb) PREFIX=/usr \
 		FIO_LIBDIR=/usr/lib/$(MULTIARCH)/fio
 	tools/mkdeb.sh $(BUILD)/deb "$(DEB_VERSION)" "$(FIO_TREE)" $(DEB_OUT)
+
+# The compatibility matrix (tools/compat.sh). fio's own libaio engine is a
+# reference in the tests, so libaio-dev goes in before any fio is configured.
+FIO_SHARED ?=
+FIO_TREES  ?=
+SYSTEM_LOG ?=
+compat: setup
+	@tools/setup.sh --deps libaio-dev
+	FIO_SHARED="$(FIO_SHARED)" FIO_TREES="$(FIO_TREES)" T="$(T)" \
+		SYSTEM_LOG="$(SYSTEM_LOG)" CC="$(CC)" MAKE="$(MAKE)" \
+		tools/compat.sh $(BUILD)/compat
 
 # Keeps the downloaded fio source (build/fio-*, build/dl): it is slow to fetch.
 clean:

@@ -19,6 +19,7 @@
 
 #include "fio.h"
 #include "optgroup.h"
+#include "fiob_fio_compat.h"
 
 #include "fiob_discover.h"
 #include "fiob_copy.h"
@@ -228,14 +229,12 @@ static void fiob_warn_shared(struct thread_data *td, struct fio_file *f,
 			     uint32_t blk)
 {
 	struct fiob_data *bd = td->io_ops_data;
-	struct thread_data *other;
 	struct fio_file *of;
 	unsigned int j;
-	int i;
 
 	if (bd->shared_warned || !fiob_may_rmw(td, blk))
 		return;
-	for_each_td(other, i) {
+	FIOB_FOR_EACH_TD(other) {
 		if (other == td || !td_write(other))
 			continue;
 		for_each_file(other, of, j) {
@@ -250,7 +249,7 @@ static void fiob_warn_shared(struct thread_data *td, struct fio_file *f,
 				    f->file_name);
 			return;
 		}
-	}
+	} FIOB_END_FOR_EACH_TD();
 }
 
 /* The rule in force for @f: what it needs, raised by the overrides. */
@@ -560,6 +559,26 @@ static int fiob_close_file(struct thread_data *td, struct fio_file *f)
 }
 
 /*
+ * Trims, and syncfs where fio has it (end_syncfs), run synchronously and
+ * alone in the engine, exactly as fio's io_uring runs them.
+ */
+static enum fio_q_status fiob_queue_alone(struct thread_data *td,
+					  struct io_u *io_u)
+{
+	struct fiob_data *bd = td->io_ops_data;
+
+	if (!fiob_core_idle(&bd->core))
+		return FIO_Q_BUSY;
+	if (io_u->ddir == DDIR_TRIM)
+		do_io_u_trim(td, io_u);
+	else
+		do_io_u_sync(td, io_u);
+	io_u_mark_submit(td, 1);
+	io_u_mark_complete(td, 1);
+	return FIO_Q_COMPLETED;
+}
+
+/*
  * queue: hand one io_u to the core. FIO_Q_BUSY when no bounce slot is free
  * (fio reaps, then retries); never loses an io_u.
  */
@@ -584,14 +603,10 @@ static enum fio_q_status fiob_queue(struct thread_data *td, struct io_u *io_u)
 		op = FIOB_OP_FDATASYNC;
 		break;
 	case DDIR_TRIM:
-		/* Like fio's io_uring: synchronous, and alone in the engine. */
-		if (!fiob_core_idle(&bd->core))
-			return FIO_Q_BUSY;
-		do_io_u_trim(td, io_u);
-		io_u_mark_submit(td, 1);
-		io_u_mark_complete(td, 1);
-		return FIO_Q_COMPLETED;
+		return fiob_queue_alone(td, io_u);
 	default:
+		if (FIOB_IS_SYNCFS(io_u->ddir))
+			return fiob_queue_alone(td, io_u);
 		log_err("fio-bounce: %s is not supported\n",
 			io_ddir_name(io_u->ddir));
 		io_u->error = EOPNOTSUPP;
@@ -721,8 +736,8 @@ static void fiob_cleanup(struct thread_data *td)
 __attribute__((visibility("default"))) struct ioengine_ops ioengine = {
 	.name			= "bounce",
 	.version		= FIO_IOOPS_VERSION,
-	.flags			= FIO_ASYNCIO_SYNC_TRIM | FIO_NO_OFFLOAD |
-				  FIO_ASYNCIO_SETS_ISSUE_TIME,
+	.flags			= FIO_ASYNCIO_SYNC_TRIM | FIOB_FLAG_SYNC_SYNCFS |
+				  FIO_NO_OFFLOAD | FIO_ASYNCIO_SETS_ISSUE_TIME,
 	.init			= fiob_init,
 	.post_init		= fiob_post_init,
 	.queue			= fiob_queue,

@@ -52,13 +52,27 @@ def detach_backing(path):
         detach_loop(dev)
 
 
+def fio_report_and_log(text):
+    """fio's JSON report from an --output-format=json output, and fio's log
+    around it: notes before the document, and on some releases after it too
+    (3.42, when a job failed on EINVAL: 'fio: file hash not empty on
+    exit'). (None, '') when there is no document. Raises ValueError when it
+    does not parse."""
+    start = text.find('{')
+    if start < 0:
+        return None, ''
+    try:
+        report, end = json.JSONDecoder().raw_decode(text, start)
+    except json.JSONDecodeError as e:
+        raise ValueError(str(e)) from e
+    log = [ln for ln in (text[:start] + '\n' + text[end:]).splitlines()
+           if ln.strip()]
+    return report, ''.join(ln + '\n' for ln in log)
+
+
 def fio_report(text):
-    """fio's JSON report from an --output-format=json output (fio may print
-    notes before the document); None when there is none. Raises ValueError
-    when it does not parse."""
-    if '{' not in text:
-        return None
-    return json.loads(text[text.find('{'):])
+    """fio's JSON report alone (see fio_report_and_log)."""
+    return fio_report_and_log(text)[0]
 
 
 def bounce_stats(path):

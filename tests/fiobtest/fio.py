@@ -16,7 +16,7 @@ import re
 from . import common
 from .core import Fail, check, env_path
 
-STOCK = ('io_uring', 'libaio', 'psync', 'sync')
+STOCK = ('io_uring', 'libaio', 'posixaio', 'psync', 'sync')
 
 
 class FioResult:
@@ -100,6 +100,16 @@ def run_fio(ctx, cmd, engine='bounce', timeout=120, cwd=None, env=None,
     return r
 
 
+def parse_json_report(raw):
+    """fio's JSON document from an --output file, and fio's log around it,
+    which becomes part of the result's stderr. Whether the document alone
+    is clean JSON is test_stats' business."""
+    try:
+        return common.fio_report_and_log(raw)
+    except ValueError as e:
+        raise Fail(f'fio JSON output does not parse ({e}): {raw[:300]!r}')
+
+
 def _run(ctx, cmd, engine, fmt, timeout, stats_path, out_path, env=None,
          wrap=()):
     # fio drops verify state files in its working directory: keep them out
@@ -107,13 +117,10 @@ def _run(ctx, cmd, engine, fmt, timeout, stats_path, out_path, env=None,
     r = run_fio(ctx, cmd, engine, timeout, os.path.dirname(out_path), env,
                 wrap)
     report = None
+    notes = ''
     if fmt == 'json' and os.path.exists(out_path):
         with open(out_path) as f:
-            raw = f.read()
-        try:
-            report = common.fio_report(raw)
-        except ValueError as e:
-            raise Fail(f'fio JSON output does not parse ({e}): {raw[:300]!r}')
+            report, notes = parse_json_report(f.read())
     try:
         stats = common.bounce_stats(stats_path) if stats_path else []
     except ValueError as e:
@@ -122,7 +129,7 @@ def _run(ctx, cmd, engine, fmt, timeout, stats_path, out_path, env=None,
     if fmt == 'normal' and out_path and os.path.exists(out_path):
         with open(out_path) as f:
             out = f.read()
-    return FioResult(r.returncode, out, r.stderr, report, stats)
+    return FioResult(r.returncode, out, r.stderr + notes, report, stats)
 
 
 def _outputs(ctx, engine, fmt):

@@ -13,11 +13,11 @@ MISALIGNED = ('direct=1\nrw=randwrite\nbs=1000\nsize=1M\niodepth=4\n'
               'verify=crc32c\n')
 
 
-def run_raw(ctx, args, timeout=120):
+def run_raw(ctx, args, timeout=120, engine='bounce'):
     """fio with its report on stdout, exactly as a user would get it."""
     d = ctx.tmpdir()
-    r = run_fio(ctx, ['fio', f'--ioengine={engine_arg("bounce")}', *args],
-                timeout=timeout, cwd=d)
+    r = run_fio(ctx, ['fio', f'--ioengine={engine_arg(engine)}', *args],
+                timeout=timeout, cwd=d, engine=engine)
     check(r.returncode == 0, f'fio exited {r.returncode}: '
           f'{(r.stderr or r.stdout)[-800:]}')
     return r
@@ -53,15 +53,29 @@ def strict_json(text, fmt):
 
 def _machine_format(fmt):
     def fn(ctx):
-        r = run_raw(ctx, [f'--output-format={fmt}', two_jobs(ctx, False)])
+        job = two_jobs(ctx, False)
+        r = run_raw(ctx, [f'--output-format={fmt}', job])
         check(not engine_lines(r.stdout),
               f'engine lines got into the {fmt} output: '
               f'{engine_lines(r.stdout)}')
         if fmt == 'terse':
+            # The shape of a terse line is the running fio's: the same job
+            # on fio's io_uring gives the reference. There it fails EINVAL
+            # on the 4Kn devices, which moves no field, and fio's error
+            # notes ('fio: ...') share stdout with its terse lines.
+            ref = run_fio(ctx, ['fio', '--ioengine=io_uring',
+                                f'--output-format={fmt}', job],
+                          engine='io_uring', cwd=ctx.tmpdir()).stdout
             lines = r.stdout.splitlines()
-            check(len(lines) == 2 and
-                  all(ln.startswith('3;fio-3.33;') for ln in lines),
-                  f'terse output is not two job lines: {r.stdout[:600]!r}')
+            ref_lines = [ln for ln in ref.splitlines()
+                         if not ln.startswith('fio: ')]
+            shape = [(ln.split(';')[:2], ln.count(';')) for ln in lines]
+            ref_shape = [(ln.split(';')[:2], ln.count(';'))
+                         for ln in ref_lines]
+            check(len(lines) == 2 and shape == ref_shape,
+                  f'terse output is not two job lines shaped like fio\'s '
+                  f'io_uring ones ((version, fio) and field count: '
+                  f'{shape} vs {ref_shape}): {r.stdout[:600]!r}')
             check([ln.split(';')[2] for ln in lines] == ['first', 'second'],
                   f'terse lines name {[ln.split(";")[2] for ln in lines]}')
             return
