@@ -23,6 +23,7 @@
 #include "fiob_align.h"
 #include "fiob_copy.h"
 #include "fiob_core.h"
+#include "fiob_opt.h"
 #include "fiob_stats.h"
 
 #ifndef FIOB_BUILT_FOR
@@ -63,30 +64,72 @@ struct fiob_options {
 
 static const char *const fiob_mode_names[] = { "auto", "always", "never" };
 
-static int fiob_pow2_opt(const char *name, unsigned long long val,
-			 unsigned int *dst)
+/* Largest bounce_align / bounce_mem_align: 1 GiB. */
+#define FIOB_ALIGN_OPT_MAX	(1ull << 30)
+#define FIOB_SLOTS_MAX		65536u
+
+/*
+ * The numeric bounce options are strings to fio, parsed in fiob_opt.c:
+ * fio's integer parser would read "-1" as a range and keep the "1".
+ */
+static int fiob_bad_opt(const char *name, const char *val, int err,
+			const char *rule)
 {
-	if (val && (!fiob_is_pow2(val) || val > (1u << 30))) {
-		log_err("fio-bounce: %s=%llu is not a power of two "
-			"(use 0 to learn it from the target)\n", name, val);
-		return 1;
-	}
-	*dst = (unsigned int)val;
+	log_err("fio-bounce: %s=%s is %s; it must be %s\n", name,
+		val ? val : "", err == -EDOM ? "not a power of two" :
+		err == -ERANGE ? "out of range" : "not an unsigned number", rule);
+	return 1;
+}
+
+static int fiob_pow2_opt(const char *name, const char *val, unsigned int *dst)
+{
+	uint64_t v;
+	int ret = fiob_opt_pow2(val, FIOB_ALIGN_OPT_MAX, &v);
+
+	if (ret)
+		return fiob_bad_opt(name, val, ret, "0 (learn it from the "
+				    "target) or a power of two up to 1g");
+	*dst = (unsigned int)v;
 	return 0;
 }
 
-static int fiob_align_cb(void *data, unsigned long long *val)
+static int fiob_align_cb(void *data, const char *val)
 {
 	struct fiob_options *o = data;
 
-	return fiob_pow2_opt("bounce_align", *val, &o->bounce_align);
+	return fiob_pow2_opt("bounce_align", val, &o->bounce_align);
 }
 
-static int fiob_mem_align_cb(void *data, unsigned long long *val)
+static int fiob_mem_align_cb(void *data, const char *val)
 {
 	struct fiob_options *o = data;
 
-	return fiob_pow2_opt("bounce_mem_align", *val, &o->bounce_mem_align);
+	return fiob_pow2_opt("bounce_mem_align", val, &o->bounce_mem_align);
+}
+
+static int fiob_slots_cb(void *data, const char *val)
+{
+	struct fiob_options *o = data;
+	uint64_t v;
+	int ret = fiob_opt_range(val, 1, FIOB_SLOTS_MAX, &v);
+
+	if (ret)
+		return fiob_bad_opt("bounce_slots", val, ret,
+				    "1 to 65536 (unset: iodepth)");
+	o->bounce_slots = (unsigned int)v;
+	return 0;
+}
+
+static int fiob_register_cb(void *data, const char *val)
+{
+	struct fiob_options *o = data;
+	uint64_t v;
+	int ret = fiob_opt_range(val, 0, 1, &v);
+
+	if (ret)
+		return fiob_bad_opt("bounce_register", val, ret, "0 or 1");
+	o->bounce_register = (unsigned int)v;
+	return 0;
 }
 
 static int fiob_sqpoll_cb(void *data, unsigned long long *val)
@@ -114,19 +157,16 @@ static struct fio_option options[] = {
 			  .help = "Nothing: plain io_uring, misaligned I/O fails" },
 		 }),
 	FIOB_OPT(.name = "bounce_slots", .lname = "Bounce slots",
-		 .type = FIO_OPT_INT,
-		 .off1 = offsetof(struct fiob_options, bounce_slots),
-		 .minval = 1, .maxval = 65536,
-		 .help = "Bounce buffers per job (default: iodepth)"),
+		 .type = FIO_OPT_STR, .cb = fiob_slots_cb,
+		 .help = "Bounce buffers per job, 1 to 65536 (default: iodepth)"),
 	FIOB_OPT(.name = "bounce_align", .lname = "Bounce offset alignment",
-		 .type = FIO_OPT_INT, .cb = fiob_align_cb, .def = "0",
+		 .type = FIO_OPT_STR, .cb = fiob_align_cb, .def = "0",
 		 .help = "Raise the offset/length alignment to this power of two (0: learn it)"),
 	FIOB_OPT(.name = "bounce_mem_align", .lname = "Bounce memory alignment",
-		 .type = FIO_OPT_INT, .cb = fiob_mem_align_cb, .def = "0",
+		 .type = FIO_OPT_STR, .cb = fiob_mem_align_cb, .def = "0",
 		 .help = "Raise the buffer address alignment to this power of two (0: learn it)"),
 	FIOB_OPT(.name = "bounce_register", .lname = "Register bounce slots",
-		 .type = FIO_OPT_BOOL, .def = "1",
-		 .off1 = offsetof(struct fiob_options, bounce_register),
+		 .type = FIO_OPT_STR, .cb = fiob_register_cb, .def = "1",
 		 .help = "Register the bounce slots with io_uring, so bounced I/O is not pinned per I/O (best effort)"),
 	FIOB_OPT(.name = "bounce_stats", .lname = "Bounce stats file",
 		 .type = FIO_OPT_STR_STORE,
