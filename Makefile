@@ -61,6 +61,7 @@ LIBS       := -luring
 # use it to prove the ABI guard refuses a mismatched build.
 WRONGVER   := $(OUT)/fio-bounce-wrongver.so
 FAULTFS    := $(BUILD)/faultfs
+FAILWAIT   := $(BUILD)/failwait
 COPYBENCH  := $(BUILD)/copybench
 
 .PHONY: all setup setup-test demo test unit bench install uninstall clean FORCE
@@ -111,11 +112,16 @@ $(OUT)/unit/%: tests/unit/%.c tests/unit/fiob_test.h $(PURE_OBJS)
 $(FAULTFS): tests/fuse/faultfs.c | setup-test
 	$(CC) -O2 -Wall $$(pkg-config --cflags fuse3) $< $$(pkg-config --libs fuse3) -o $@
 
+$(FAILWAIT): tests/seccomp/failwait.c
+	@mkdir -p $(@D)
+	$(CC) -O2 -Wall $< -o $@
+
 unit: $(UNIT_BINS)
 
-test: setup-test $(ENGINE) $(WRONGVER) $(UNIT_BINS) $(FAULTFS)
+test: setup-test $(ENGINE) $(WRONGVER) $(UNIT_BINS) $(FAULTFS) $(FAILWAIT)
 	$(TEST_ENV) FIOB_ENGINE=$(abspath $(ENGINE)) FIOB_WRONGVER=$(abspath $(WRONGVER)) \
 		FIOB_UNIT_DIR=$(abspath $(OUT)/unit) FIOB_FAULTFS=$(abspath $(FAULTFS)) \
+		FIOB_FAILWAIT=$(abspath $(FAILWAIT)) \
 		$(PYTHON) tests/run.py $(T)
 
 demo: $(ENGINE)
@@ -139,6 +145,7 @@ uninstall:
 # Keeps the downloaded fio source (build/fio-*, build/dl): it is slow to fetch.
 clean:
 	rm -rf $(BUILD)/obj $(BUILD)/asan $(BUILD)/faultfs $(BUILD)/copybench \
+		$(BUILD)/failwait \
 		engine/fio-bounce.so bench/results.json
 
 FORCE:

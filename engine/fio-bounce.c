@@ -299,13 +299,24 @@ static int fiob_file_align(struct thread_data *td, struct fio_file *f,
 	struct fiob_options *o = td->eo;
 	struct fiob_data *fd = td->io_ops_data;
 	struct fiob_align ovr = { o->bounce_align, o->bounce_mem_align };
+	int ret = fiob_align_apply(&fi->need, &ovr, in_force);
 
-	if (fiob_align_apply(&fi->need, &ovr, in_force)) {
+	if (ret == -EINVAL) {
 		log_err("fio-bounce: bounce_align=%u bounce_mem_align=%u are "
 			"lower than what %s needs: offsets %u, memory %u (%s)\n",
 			ovr.off, ovr.mem, f->file_name, fi->need.off,
 			fi->need.mem, fiob_align_src_name(fi->src));
-		return -EINVAL;
+		return ret;
+	}
+	if (ret == -EDOM) {
+		log_err("fio-bounce: %s: offset alignment %u (from bounce_align) "
+			"is below the memory alignment %u (from %s); bounced "
+			"lengths follow the offset rule, so it must be at least "
+			"%u: raise bounce_align or leave it unset\n",
+			f->file_name, in_force->off, in_force->mem,
+			ovr.mem >= fi->need.mem ? "bounce_mem_align" :
+			fiob_align_src_name(fi->src), in_force->mem);
+		return ret;
 	}
 	if (!fd->core.slots.nr)
 		return 0;
@@ -464,9 +475,12 @@ static int fiob_post_init(struct thread_data *td)
 {
 	struct fiob_options *o = td->eo;
 	struct fiob_data *fd = td->io_ops_data;
-	/* Room for two blocks around the largest I/O: 4096 unless raised. */
-	uint32_t blk = o->bounce_align > FIOB_DEFAULT_ALIGN ?
-		       o->bounce_align : FIOB_DEFAULT_ALIGN;
+	/*
+	 * Room for two blocks around the largest I/O: 4096 unless raised
+	 * (bounce_mem_align raises the offset rule too: fiob_align_apply).
+	 */
+	uint32_t blk = o->bounce_align > o->bounce_mem_align ?
+		       o->bounce_align : o->bounce_mem_align;
 	struct fiob_core_params p = {
 		.depth = td->o.iodepth,
 		.nr_files = td->o.nr_files,
@@ -486,6 +500,8 @@ static int fiob_post_init(struct thread_data *td)
 	unsigned int i;
 	int ret;
 
+	if (blk < FIOB_DEFAULT_ALIGN)
+		blk = FIOB_DEFAULT_ALIGN;
 	/* fixedbufs registers each io_u's buffer at the io_u's index. */
 	io_u_qiter(&td->io_u_all, io_u, i) {
 		fd->io_u_bufs[io_u->index].iov_base = io_u->buf;
@@ -538,6 +554,12 @@ static int fiob_open_file(struct thread_data *td, struct fio_file *f)
 
 	if (!fd || !fd->core_up)
 		return generic_open_file(td, f);
+	if (!o->registerfiles && fd->fds[f->fileno] >= 0) {
+		log_err("fio-bounce: %s: not reopened: I/O from before a "
+			"failed close may still be in flight\n", f->file_name);
+		td_verror(td, EBUSY, "fiob_open_file");
+		return 1;
+	}
 	if (o->registerfiles)
 		f->fd = fd->fds[f->fileno];
 	else if ((ret = generic_open_file(td, f)))
@@ -573,6 +595,29 @@ err:
 }
 
 /*
+ * The drain before a close failed: I/O of @f may still be in flight, or
+ * waiting in the engine to be submitted on this descriptor (or its
+ * registered slot). Closing or unbinding it now would let that I/O reach
+ * whatever reuses the number. Keep both until cleanup has torn the ring
+ * down (it closes what fds[] holds), and fail the job loudly.
+ */
+static int fiob_close_failed_drain(struct thread_data *td, struct fio_file *f,
+				   int err)
+{
+	struct fiob_options *o = td->eo;
+	struct fiob_data *fd = td->io_ops_data;
+
+	log_err("fio-bounce: %s: could not finish its I/O before closing "
+		"(%s); keeping the descriptor open and registered until the "
+		"job ends\n", f->file_name, strerror(-err));
+	td_verror(td, -err, "fiob_close_file");
+	if (!o->registerfiles)
+		fd->fds[f->fileno] = f->fd;
+	f->fd = -1;		/* fio's put_file() insists */
+	return -err;
+}
+
+/*
  * close_file: first finish whatever the engine still holds. fio may stop
  * collecting completions (end of an iolog replay) with requests still
  * waiting here, and they must reach the device before their descriptor goes.
@@ -587,8 +632,7 @@ static int fiob_close_file(struct thread_data *td, struct fio_file *f)
 	if (fd && fd->core_up) {
 		ret = fiob_core_drain(&fd->core);
 		if (ret)
-			log_err("fio-bounce: finishing I/O before closing %s: "
-				"%s\n", f->file_name, strerror(-ret));
+			return fiob_close_failed_drain(td, f, ret);
 		fiob_core_set_fd(&fd->core, f->fileno, -1);
 	}
 	if (!fd || !o->registerfiles)
@@ -737,7 +781,16 @@ static void fiob_cleanup(struct thread_data *td)
 	if (!fd)
 		return;
 	if (fd->core_up) {
-		fiob_core_drain(&fd->core);
+		int ret = fiob_core_drain(&fd->core);
+
+		/* Still fio's thread: td->error here fails the job. */
+		if (ret) {
+			log_err("fio-bounce: job '%s': could not finish its I/O "
+				"at the end (%s); some of it may not have "
+				"reached the device\n", td->o.name,
+				strerror(-ret));
+			td_verror(td, -ret, "fiob_cleanup");
+		}
 		fiob_check_uncollected(&fd->core);
 		fiob_report(td);
 	}

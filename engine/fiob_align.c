@@ -176,5 +176,10 @@ int fiob_align_apply(const struct fiob_align *need,
 		return -EINVAL;
 	out->off = ovr->off > need->off ? ovr->off : need->off;
 	out->mem = ovr->mem > need->mem ? ovr->mem : need->mem;
+	if (out->off < out->mem) {
+		if (ovr->off)
+			return -EDOM;
+		out->off = out->mem;
+	}
 	return 0;
 }

@@ -37,9 +37,14 @@ struct fiob_file_info {
 int fiob_align_discover(int fd, struct fiob_file_info *fi);
 
 /*
- * The rule in force: @need raised by the overrides in @ovr (0: none).
- * Returns -EINVAL if an override is below what the target needs: lowering
- * it would only turn bounced I/O back into EINVAL.
+ * The rule in force: @need raised by the overrides in @ovr (0: none), then
+ * off raised to at least mem. Every length the engine issues (windows, RMW
+ * reads into slots) is a multiple of off only, and the kernel checks
+ * segment lengths against the memory rule too, so off < mem would issue I/O
+ * the kernel may refuse. Returns -EINVAL if an override is below what the
+ * target needs (lowering it would only turn bounced I/O back into EINVAL),
+ * -EDOM if bounce_align itself is below the memory rule in force (the user
+ * fixed off: it is not silently changed).
  */
 int fiob_align_apply(const struct fiob_align *need,
 		     const struct fiob_align *ovr, struct fiob_align *out);
