@@ -6,6 +6,8 @@
 #   make test T=rmw    only the tests whose name contains "rmw"
 #   make SANITIZE=1 test   the same, engine and unit tests under ASan+UBSan
 #   make bench         fio io_uring vs fio-bounce, interleaved, prints ratios
+#   make fuzz          libFuzzer: planner, overlap table, alignment (FUZZ_S
+#                      seconds each, default 60; FUZZ_RUNS=N runs N inputs)
 #   make install       $(DESTDIR)$(PREFIX)/lib/fio/fio-bounce.so
 #
 # FIO_SRC=/path/to/configured/fio builds against that fio tree instead of the
@@ -64,7 +66,7 @@ FAULTFS    := $(BUILD)/faultfs
 FAILWAIT   := $(BUILD)/failwait
 COPYBENCH  := $(BUILD)/copybench
 
-.PHONY: all setup setup-test demo test unit bench install uninstall clean FORCE
+.PHONY: all setup setup-test setup-fuzz demo test unit bench fuzz install uninstall clean FORCE
 
 all: $(ENGINE)
 
@@ -104,7 +106,7 @@ $(ENGINE): $(OUT)/fio-bounce.o $(PURE_OBJS) engine/fio-bounce.map
 $(WRONGVER): $(OUT)/fio-bounce-wrongver.o $(PURE_OBJS) engine/fio-bounce.map
 	$(CC) $(SO_FLAGS) -o $@ $(OUT)/fio-bounce-wrongver.o $(PURE_OBJS) $(LIBS)
 
-$(OUT)/unit/%: tests/unit/%.c tests/unit/fiob_test.h $(PURE_OBJS)
+$(OUT)/unit/%: tests/unit/%.c tests/unit/*.h $(PURE_OBJS)
 	@mkdir -p $(@D)
 	$(CC) -std=gnu11 -D_GNU_SOURCE $(WARN) $(SAN_FLAGS) $(CFLAGS) -Iengine -Itests/unit \
 		$< $(PURE_OBJS) $(LIBS) -o $@
@@ -145,7 +147,57 @@ uninstall:
 # Keeps the downloaded fio source (build/fio-*, build/dl): it is slow to fetch.
 clean:
 	rm -rf $(BUILD)/obj $(BUILD)/asan $(BUILD)/faultfs $(BUILD)/copybench \
-		$(BUILD)/failwait \
+		$(BUILD)/failwait $(BUILD)/fuzz \
 		engine/fio-bounce.so bench/results.json
+
+# ---- fuzzing (libFuzzer, clang from Debian) --------------------------
+# Each target links the pure engine sources it tests and the models under
+# tests/unit, never fio. Seeds: tests/fuzz/corpus/<target>; what a run
+# finds new goes to build/fuzz/corpus-<target> (the tree stays clean).
+FUZZ_S      ?= 60
+FUZZ_RUNS   ?=
+FUZZ_CC     ?= clang
+FUZZ_OUT    := $(BUILD)/fuzz
+FUZZ_PKGS   := clang libclang-rt-dev
+FUZZ_FLAGS  := -std=gnu11 -D_GNU_SOURCE -g -O2 -Iengine -Itests/unit \
+	       -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
+FUZZ_NAMES  := plan overlap align
+FUZZ_BINS   := $(patsubst %,$(FUZZ_OUT)/fuzz_%,$(FUZZ_NAMES))
+FUZZ_LIMIT   = $(if $(FUZZ_RUNS),-runs=$(FUZZ_RUNS),-max_total_time=$(FUZZ_S))
+
+setup-fuzz: $(FIO_PATH_FILE)
+	@FIO_SRC="$(FIO_TREE)" tools/setup.sh $(BUILD) $(FUZZ_PKGS) >/dev/null
+
+$(FUZZ_OUT)/fuzz_plan: tests/fuzz/fuzz_plan.c engine/fiob_plan.c \
+		       tests/unit/plan_model.h engine/*.h | setup-fuzz
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_FLAGS) $< engine/fiob_plan.c -o $@
+
+$(FUZZ_OUT)/fuzz_overlap: tests/fuzz/fuzz_overlap.c engine/fiob_overlap.c \
+			  tests/unit/overlap_model.h engine/*.h | setup-fuzz
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_FLAGS) $< engine/fiob_overlap.c -o $@
+
+$(FUZZ_OUT)/fuzz_align: tests/fuzz/fuzz_align.c engine/fiob_align.c \
+			engine/fiob_opt.c tests/unit/align_model.h engine/*.h \
+			| setup-fuzz
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_FLAGS) $< engine/fiob_align.c engine/fiob_opt.c -o $@
+
+# One target at a time, one job each (the machine is shared); prints each
+# target's execution count and fails on the first finding.
+fuzz: $(FUZZ_BINS)
+	@set -e; for t in $(FUZZ_NAMES); do \
+		mkdir -p $(FUZZ_OUT)/corpus-$$t; \
+		case $$t in plan) max=36;; overlap) max=96;; *) max=64;; esac; \
+		$(FUZZ_OUT)/fuzz_$$t $(FUZZ_LIMIT) -max_len=$$max -print_final_stats=1 \
+			-artifact_prefix=$(FUZZ_OUT)/crash-$$t- \
+			$(FUZZ_OUT)/corpus-$$t tests/fuzz/corpus/$$t \
+			>$(FUZZ_OUT)/$$t.log 2>&1 || \
+			{ tail -n 40 $(FUZZ_OUT)/$$t.log; \
+			  echo "fuzz $$t: FINDING (see $(FUZZ_OUT)/$$t.log)"; exit 1; }; \
+		echo "fuzz $$t: $$(sed -n 's/^stat::number_of_executed_units: *//p' \
+			$(FUZZ_OUT)/$$t.log) executions, no finding"; \
+	done
 
 FORCE:

@@ -11,132 +11,13 @@
 
 #include "fiob_overlap.h"
 #include "fiob_test.h"
+#include "overlap_model.h"
 
-#define NR	8
-
-static char msg[256];
 static uint64_t rng = 0x0123456789abcdefull;
 
 static uint64_t rnd(void)
 {
 	return ft_rand(&rng);
-}
-
-enum { M_IDLE, M_ACTIVE, M_WAITING, M_READING };	/* READING: a read running */
-
-struct ment {
-	int state;
-	uint32_t file;
-	uint64_t start, end;
-	int type;
-	uint64_t seq;		/* arrival order among waiters */
-};
-
-static struct ment m[NR];
-static uint64_t seq;
-
-static bool m_conflicts(const struct ment *a, const struct ment *b)
-{
-	if (a->type != FIOB_OVL_EXCL && b->type != FIOB_OVL_EXCL)
-		return false;
-	if (a->file != b->file)
-		return false;
-	return a->start < b->end && b->start < a->end;
-}
-
-/* Can @i (waiting or arriving) start: no active conflict, none earlier. */
-static bool m_can_start(int i, bool arriving)
-{
-	int j;
-
-	for (j = 0; j < NR; j++) {
-		if (j == i || !m_conflicts(&m[i], &m[j]))
-			continue;
-		if (m[j].state == M_ACTIVE)
-			return false;
-		if (m[j].state == M_WAITING && (arriving || m[j].seq < m[i].seq))
-			return false;
-	}
-	return true;
-}
-
-static void m_start(int i)
-{
-	m[i].state = m[i].type == FIOB_OVL_READ ? M_READING : M_ACTIVE;
-}
-
-/* The waiter that should come out of pop_ready next, or -1. */
-static int m_pop(void)
-{
-	int i, best = -1;
-
-	for (i = 0; i < NR; i++)
-		if (m[i].state == M_WAITING && m_can_start(i, false) &&
-		    (best < 0 || m[i].seq < m[best].seq))
-			best = i;
-	if (best >= 0)
-		m_start(best);
-	return best;
-}
-
-/* Engine state and counters agree with the model; no active conflict. */
-static int check_table(const struct fiob_ovl *t)
-{
-	uint32_t act = 0, excl = 0, wait = 0;
-	int i, j;
-
-	for (i = 0; i < NR; i++) {
-		int want = m[i].state == M_ACTIVE ? FIOB_OVL_ACTIVE :
-			   m[i].state == M_WAITING ? FIOB_OVL_WAITING :
-			   FIOB_OVL_IDLE;
-
-		if (t->e[i].state != want) {
-			snprintf(msg, sizeof(msg), "id %d state %d, model %d",
-				 i, t->e[i].state, m[i].state);
-			return -1;
-		}
-		act += want == FIOB_OVL_ACTIVE;
-		excl += want == FIOB_OVL_ACTIVE && m[i].type == FIOB_OVL_EXCL;
-		wait += want == FIOB_OVL_WAITING;
-		for (j = 0; j < i; j++) {
-			if (t->e[i].state == FIOB_OVL_ACTIVE &&
-			    t->e[j].state == FIOB_OVL_ACTIVE &&
-			    m_conflicts(&m[i], &m[j])) {
-				snprintf(msg, sizeof(msg),
-					 "ids %d and %d both active and conflict", i, j);
-				return -1;
-			}
-		}
-	}
-	if (t->nr_active != act || t->nr_active_excl != excl ||
-	    t->nr_waiting != wait) {
-		snprintf(msg, sizeof(msg), "counters %u/%u/%u, model %u/%u/%u",
-			 t->nr_active, t->nr_active_excl, t->nr_waiting,
-			 act, excl, wait);
-		return -1;
-	}
-	if (fiob_ovl_busy(t) != (excl || wait)) {
-		snprintf(msg, sizeof(msg), "busy() wrong");
-		return -1;
-	}
-	return 0;
-}
-
-/* Pop until -1, comparing every id with the model's FIFO choice. */
-static int drain(struct fiob_ovl *t, uint64_t *started)
-{
-	for (;;) {
-		int want = m_pop(), got = fiob_ovl_pop_ready(t);
-
-		if (got != want) {
-			snprintf(msg, sizeof(msg), "pop_ready %d, model %d",
-				 got, want);
-			return -1;
-		}
-		if (got < 0)
-			return 0;
-		(*started)++;
-	}
 }
 
 static void random_ops_match_reference_model(void)
@@ -185,13 +66,13 @@ static void random_ops_match_reference_model(void)
 				m[i].state = M_IDLE;
 				if (drain(&t, &started))
 					FT_FAIL("round %d step %d: after release "
-						"of %d: %s", round, step, i, msg);
+						"of %d: %s", round, step, i, ovl_msg);
 			} else if (rnd() % 4 == 0) {
 				/* Nothing was released: nobody may start. */
 				FT_EQ(fiob_ovl_pop_ready(&t), -1);
 			}
 			if (check_table(&t))
-				FT_FAIL("round %d step %d: %s", round, step, msg);
+				FT_FAIL("round %d step %d: %s", round, step, ovl_msg);
 		}
 		/* Finish everything: no waiter may be lost. */
 		for (step = 0; step < 4 * NR; step++) {
@@ -204,11 +85,11 @@ static void random_ops_match_reference_model(void)
 				fiob_ovl_release(&t, (uint32_t)i);
 				m[i].state = M_IDLE;
 				if (drain(&t, &started))
-					FT_FAIL("round %d end: %s", round, msg);
+					FT_FAIL("round %d end: %s", round, ovl_msg);
 			}
 		}
 		if (check_table(&t))
-			FT_FAIL("round %d end: %s", round, msg);
+			FT_FAIL("round %d end: %s", round, ovl_msg);
 		FT_EQ(t.nr_waiting, 0);
 		FT_EQ(t.nr_active, 0);
 		FT_EQ(t.wait_head, -1);
