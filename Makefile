@@ -6,6 +6,8 @@
 #   make test T=rmw    only the tests whose name contains "rmw"
 #   make SANITIZE=1 test   the same, engine and unit tests under ASan+UBSan
 #   make bench         fio io_uring vs fio-bounce, interleaved, prints ratios
+#   make soak          numjobs=4 QD128 misaligned randrw+verify, threads and
+#                      processes, loop4k and ext4 (SOAK_S seconds each, 600)
 #   make fuzz          libFuzzer: planner, overlap table, alignment (FUZZ_S
 #                      seconds each, default 60; FUZZ_RUNS=N runs N inputs)
 #   make install       $(DESTDIR)$(PREFIX)/lib/fio/fio-bounce.so
@@ -66,7 +68,7 @@ FAULTFS    := $(BUILD)/faultfs
 FAILWAIT   := $(BUILD)/failwait
 COPYBENCH  := $(BUILD)/copybench
 
-.PHONY: all setup setup-test setup-fuzz demo test unit bench fuzz install uninstall clean FORCE
+.PHONY: all setup setup-test setup-fuzz demo test unit bench soak fuzz install uninstall clean FORCE
 
 all: $(ENGINE)
 
@@ -149,6 +151,13 @@ clean:
 	rm -rf $(BUILD)/obj $(BUILD)/asan $(BUILD)/faultfs $(BUILD)/copybench \
 		$(BUILD)/failwait $(BUILD)/fuzz \
 		engine/fio-bounce.so bench/results.json
+
+# ---- soak (not part of 'make test'; .ci/run runs a 60 s one) -----------
+SOAK_S ?= 600
+
+soak: setup-test $(ENGINE)
+	$(TEST_ENV) FIOB_ENGINE=$(abspath $(ENGINE)) SOAK_S=$(SOAK_S) \
+		$(PYTHON) tests/soak.py
 
 # ---- fuzzing (libFuzzer, clang from Debian) --------------------------
 # Each target links the pure engine sources it tests and the models under
