@@ -6,7 +6,8 @@
  * decides "may start" by scanning every entry, never a linked list. The
  * rules it restates are those in fiob_overlap.h.
  *
- * check_table() and drain() return 0, or -1 with the reason in ovl_msg.
+ * ovl_step(), ovl_finish(), check_table() and drain() return 0, or -1
+ * with the reason in ovl_msg.
  */
 #ifndef FIOB_OVERLAP_MODEL_H
 #define FIOB_OVERLAP_MODEL_H
@@ -136,6 +137,92 @@ static int drain(struct fiob_ovl *t, uint64_t *started)
 			return 0;
 		(*started)++;
 	}
+}
+
+/* What a run of steps acquired and started: equal once it is finished. */
+struct ovl_run {
+	uint64_t acquired;
+	uint64_t started;
+};
+
+/*
+ * One step on id @i: an idle id acquires [@start, @end) of @file as @type
+ * (the table must answer "start now" exactly when the model does); an id
+ * in flight releases, and every waiter that may then start does, in the
+ * model's FIFO order; a waiting id, if @poll, checks that nobody starts
+ * while nothing was released. Then the table must match the model.
+ */
+static int ovl_step(struct fiob_ovl *t, struct ovl_run *run, int i,
+		    uint32_t file, uint64_t start, uint64_t end, int type,
+		    bool poll)
+{
+	static const char *const tn[] = { "READ", "WRITE", "EXCL" };
+	struct ment *e = &m[i];
+
+	if (e->state == M_IDLE) {
+		bool want, got;
+
+		e->file = file;
+		e->start = start;
+		e->end = end;
+		e->type = type;
+		want = m_can_start(i, true);
+		got = fiob_ovl_acquire(t, (uint32_t)i, file, start, end,
+				       (enum fiob_ovl_type)type);
+		run->acquired++;
+		if (got != want) {
+			snprintf(ovl_msg, sizeof(ovl_msg), "acquire %s %u [%llu,"
+				 "%llu) = %d, model %d", tn[type], file,
+				 (unsigned long long)start,
+				 (unsigned long long)end, got, want);
+			return -1;
+		}
+		if (want) {
+			m_start(i);
+			run->started++;
+		} else {
+			e->state = M_WAITING;
+			e->seq = seq++;
+		}
+	} else if (e->state == M_ACTIVE || e->state == M_READING) {
+		fiob_ovl_release(t, (uint32_t)i);
+		e->state = M_IDLE;
+		if (drain(t, &run->started))
+			return -1;
+	} else if (poll && fiob_ovl_pop_ready(t) != -1) {
+		snprintf(ovl_msg, sizeof(ovl_msg), "a waiter started while "
+			 "nothing was released");
+		return -1;
+	}
+	return check_table(t);
+}
+
+/* Release everything in flight until nothing is left: no waiter is lost. */
+static int ovl_finish(struct fiob_ovl *t, struct ovl_run *run)
+{
+	int round, i;
+
+	for (round = 0; round < 4 * NR; round++) {
+		for (i = 0; i < NR; i++) {
+			if (m[i].state != M_ACTIVE && m[i].state != M_READING)
+				continue;
+			fiob_ovl_release(t, (uint32_t)i);
+			m[i].state = M_IDLE;
+			if (drain(t, &run->started))
+				return -1;
+		}
+	}
+	if (check_table(t))
+		return -1;
+	if (t->nr_waiting || t->nr_active || t->wait_head != -1 ||
+	    t->wait_tail != -1 || run->started != run->acquired) {
+		snprintf(ovl_msg, sizeof(ovl_msg), "left %u waiting, %u active,"
+			 " %llu of %llu started", t->nr_waiting, t->nr_active,
+			 (unsigned long long)run->started,
+			 (unsigned long long)run->acquired);
+		return -1;
+	}
+	return 0;
 }
 
 #endif

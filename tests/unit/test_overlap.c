@@ -22,81 +22,31 @@ static uint64_t rnd(void)
 
 static void random_ops_match_reference_model(void)
 {
-	static const char *const tn[] = { "READ", "WRITE", "EXCL" };
-	uint64_t acquired = 0, started = 0;
 	struct fiob_ovl t;
 	int step, round;
 
 	for (round = 0; round < 200; round++) {
+		struct ovl_run run = { 0, 0 };
+
 		FT_EQ(fiob_ovl_init(&t, NR), 0);
 		memset(m, 0, sizeof(m));
 		for (step = 0; step < 2000; step++) {
 			int i = (int)(rnd() % NR);
+			uint32_t file = (uint32_t)(rnd() % 3);
+			uint64_t start = rnd() % 48;
+			uint64_t end = rnd() % 8 == 0 ? UINT64_MAX :
+				       start + 1 + rnd() % 16;
+			int type = (int)(rnd() % 3);
 
-			if (m[i].state == M_IDLE) {
-				struct ment *e = &m[i];
-				bool want, got;
-
-				e->file = (uint32_t)(rnd() % 3);
-				e->start = rnd() % 48;
-				e->end = e->start + 1 + rnd() % 16;
-				if (rnd() % 8 == 0)
-					e->end = UINT64_MAX;
-				e->type = (int)(rnd() % 3);
-				want = m_can_start(i, true);
-				got = fiob_ovl_acquire(&t, (uint32_t)i, e->file,
-						       e->start, e->end,
-						       (enum fiob_ovl_type)e->type);
-				acquired++;
-				if (got != want)
-					FT_FAIL("round %d step %d: acquire %s %u "
-						"[%" PRIu64 ",%" PRIu64 ") = %d, model %d",
-						round, step, tn[e->type], e->file,
-						e->start, e->end, got, want);
-				if (want) {
-					m_start(i);
-					started++;
-				} else {
-					e->state = M_WAITING;
-					e->seq = seq++;
-				}
-			} else if (m[i].state == M_ACTIVE ||
-				   m[i].state == M_READING) {
-				fiob_ovl_release(&t, (uint32_t)i);
-				m[i].state = M_IDLE;
-				if (drain(&t, &started))
-					FT_FAIL("round %d step %d: after release "
-						"of %d: %s", round, step, i, ovl_msg);
-			} else if (rnd() % 4 == 0) {
-				/* Nothing was released: nobody may start. */
-				FT_EQ(fiob_ovl_pop_ready(&t), -1);
-			}
-			if (check_table(&t))
-				FT_FAIL("round %d step %d: %s", round, step, ovl_msg);
+			if (ovl_step(&t, &run, i, file, start, end, type,
+				     rnd() % 4 == 0))
+				FT_FAIL("round %d step %d (id %d): %s", round,
+					step, i, ovl_msg);
 		}
-		/* Finish everything: no waiter may be lost. */
-		for (step = 0; step < 4 * NR; step++) {
-			int i;
-
-			for (i = 0; i < NR; i++) {
-				if (m[i].state != M_ACTIVE &&
-				    m[i].state != M_READING)
-					continue;
-				fiob_ovl_release(&t, (uint32_t)i);
-				m[i].state = M_IDLE;
-				if (drain(&t, &started))
-					FT_FAIL("round %d end: %s", round, ovl_msg);
-			}
-		}
-		if (check_table(&t))
+		if (ovl_finish(&t, &run))
 			FT_FAIL("round %d end: %s", round, ovl_msg);
-		FT_EQ(t.nr_waiting, 0);
-		FT_EQ(t.nr_active, 0);
-		FT_EQ(t.wait_head, -1);
-		FT_EQ(t.wait_tail, -1);
 		fiob_ovl_exit(&t);
 	}
-	FT_EQ(started, acquired);
 }
 
 static struct fiob_ovl T;
