@@ -8,6 +8,7 @@
 #   make bench         fio io_uring vs fio-bounce, interleaved, prints ratios
 #   make soak          numjobs=4 QD128 misaligned randrw+verify, threads and
 #                      processes, loop4k and ext4 (SOAK_S seconds each, 600)
+#   make valgrind      the integration subset of every path under memcheck
 #   make fuzz          libFuzzer: planner, overlap table, alignment (FUZZ_S
 #                      seconds each, default 60; FUZZ_RUNS=N runs N inputs)
 #   make install       $(DESTDIR)$(PREFIX)/lib/fio/fio-bounce.so
@@ -68,7 +69,7 @@ FAULTFS    := $(BUILD)/faultfs
 FAILWAIT   := $(BUILD)/failwait
 COPYBENCH  := $(BUILD)/copybench
 
-.PHONY: all setup setup-test setup-fuzz demo test unit bench soak fuzz install uninstall clean FORCE
+.PHONY: all setup setup-test setup-fuzz demo test unit bench soak valgrind fuzz install uninstall clean FORCE
 
 all: $(ENGINE)
 
@@ -158,6 +159,28 @@ SOAK_S ?= 600
 soak: setup-test $(ENGINE)
 	$(TEST_ENV) FIOB_ENGINE=$(abspath $(ENGINE)) SOAK_S=$(SOAK_S) \
 		$(PYTHON) tests/soak.py
+
+# ---- memcheck -----------------------------------------------------------
+# The integration subset that takes every path: aligned pass-through,
+# memory bounce, window reads and RMW, EOF trim, an injected fault, and the
+# iolog end where fio stops reaping. fio runs under valgrind memcheck with
+# its jobs as threads; tests/valgrind/fio.supp holds fio's own leaks.
+VALGRIND_TESTS := foundation/aligned_randrw_qd32_loop512 \
+		  align/bounce_mem_align_forces_mem_bounces \
+		  stats/stats_rmw_counters_consistent \
+		  eof/randwrite_near_eof_matches_buffered \
+		  faults/rmw_read_eio_with_waiters \
+		  rmw/iolog_end_lands_queued_writes
+VALGRIND_SUM   := $(abspath $(BUILD))/valgrind-summary.txt
+
+valgrind: setup-test $(ENGINE) $(UNIT_BINS) $(FAULTFS) $(FAILWAIT)
+	@FIO_SRC="$(FIO_TREE)" tools/setup.sh $(BUILD) valgrind >/dev/null
+	@rm -f $(VALGRIND_SUM)
+	FIOB_VALGRIND=1 FIOB_VALGRIND_SUMMARY=$(VALGRIND_SUM) \
+		FIOB_ENGINE=$(abspath $(ENGINE)) FIOB_UNIT_DIR=$(abspath $(OUT)/unit) \
+		FIOB_FAULTFS=$(abspath $(FAULTFS)) FIOB_FAILWAIT=$(abspath $(FAILWAIT)) \
+		$(PYTHON) tests/run.py $(VALGRIND_TESTS); st=$$?; \
+		cd tests && $(PYTHON) -W ignore -m fiobtest.memcheck $(VALGRIND_SUM) && exit $$st
 
 # ---- fuzzing (libFuzzer, clang from Debian) --------------------------
 # Each target links the pure engine sources it tests and the models under
