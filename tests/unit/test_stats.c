@@ -404,6 +404,21 @@ static const char bad_name[] =
 	"x\377y\303(\300\257\340\200\200\355\240\200\364\220\200\200\370"
 	"\303\251\342\202\254\360\237\230\200\012\"q]\\\177";
 
+static const struct fiob_stats_file bad_files[] = {
+	{ .name = bad_name, .align = { 4096, 512 }, .src = "statx" },
+};
+
+/* ctx, with that name for the job and its one file. */
+static struct fiob_stats_ctx bad_name_ctx(void)
+{
+	struct fiob_stats_ctx c = ctx;
+
+	c.files = bad_files;
+	c.nr_files = 1;
+	c.job = bad_name;
+	return c;
+}
+
 static void json_escapes_invalid_utf8_and_keeps_valid_utf8(void)
 {
 	static const char want_json[] =
@@ -414,16 +429,10 @@ static void json_escapes_invalid_utf8_and_keeps_valid_utf8(void)
 		"x\303\277y\303\203(\303\200\302\257\303\240\302\200\302\200"
 		"\303\255\302\240\302\200\303\264\302\220\302\200\302\200\303"
 		"\270\303\251\342\202\254\360\237\230\200\012\"q]\\\177";
-	const struct fiob_stats_file f[] = {
-		{ .name = bad_name, .align = { 4096, 512 }, .src = "statx" },
-	};
-	struct fiob_stats_ctx c = ctx;
+	struct fiob_stats_ctx c = bad_name_ctx();
 	static struct jp p;
 	char buf[2048];
 
-	c.files = f;
-	c.nr_files = 1;
-	c.job = bad_name;
 	fiob_stats_json(buf, sizeof(buf), &c, &st);
 	if (parse_json(&p, buf))
 		FT_FAIL("invalid JSON (%s) at offset %ld: %s", p.err,
@@ -441,16 +450,10 @@ static void summary_line_escapes_names(void)
 		"x\\xffy\\xc3(\\xc0\\xaf\\xe0\\x80\\x80\\xed\\xa0\\x80\\xf4\\x90"
 		"\\x80\\x80\\xf8\303\251\342\202\254\360\237\230\200\\n\"q\\x5d"
 		"\\\\\\x7f";
-	const struct fiob_stats_file f[] = {
-		{ .name = bad_name, .align = { 4096, 512 }, .src = "statx" },
-	};
-	struct fiob_stats_ctx c = ctx;
+	struct fiob_stats_ctx c = bad_name_ctx();
 	char buf[2048], want[512];
 	int n;
 
-	c.files = f;
-	c.nr_files = 1;
-	c.job = bad_name;
 	n = fiob_stats_line(buf, sizeof(buf), &c, &st);
 	FT_EQ(n, strlen(buf));
 	FT_ASSERT(!strchr(buf, '\n'));
