@@ -17,6 +17,11 @@
 #   make compat        make test under the system fio and each fio release in
 #                      ../shared/fio-src (FIO_SHARED=DIR), plus any tree or
 #                      tarball in FIO_TREES="a b.tar.xz"; built once, cached
+#   make soak          numjobs=4 QD128 misaligned randrw+verify, threads and
+#                      processes, loop4k and ext4 (SOAK_S seconds each, 600)
+#   make valgrind      the integration subset of every path under memcheck
+#   make fuzz          libFuzzer: planner, overlap table, alignment (FUZZ_S
+#                      seconds each, default 60; FUZZ_RUNS=N runs N inputs)
 #
 # FIO_SRC=/path/to/configured/fio builds against that fio tree instead of the
 # source of the installed Debian fio.
@@ -85,10 +90,11 @@ LIBS       := -luring
 # use it to prove the ABI guard refuses a mismatched build.
 WRONGVER   := $(OUT)/fio-bounce-wrongver.so
 FAULTFS    := $(BUILD)/faultfs
+FAILWAIT   := $(BUILD)/failwait
 COPYBENCH  := $(BUILD)/copybench
 
 .PHONY: all deps setup demo test unit bench compare deb install uninstall \
-	clean compat FORCE
+	clean compat soak valgrind fuzz setup-fuzz FORCE
 
 all: $(ENGINE)
 
@@ -148,11 +154,16 @@ $(OUT)/unit/%: tests/unit/%.c $(PURE_OBJS) | deps
 $(FAULTFS): tests/fuse/faultfs.c | deps
 	$(CC) -O2 -Wall $$(pkg-config --cflags fuse3) $< $$(pkg-config --libs fuse3) -o $@
 
+$(FAILWAIT): tests/seccomp/failwait.c
+	@mkdir -p $(@D)
+	$(CC) -O2 -Wall $< -o $@
+
 unit: deps $(UNIT_BINS)
 
-test: deps $(ENGINE) $(WRONGVER) $(UNIT_BINS) $(FAULTFS)
+test: deps $(ENGINE) $(WRONGVER) $(UNIT_BINS) $(FAULTFS) $(FAILWAIT)
 	$(TEST_ENV) FIOB_ENGINE=$(abspath $(ENGINE)) FIOB_WRONGVER=$(abspath $(WRONGVER)) \
 		FIOB_UNIT_DIR=$(abspath $(OUT)/unit) FIOB_FAULTFS=$(abspath $(FAULTFS)) \
+		FIOB_FAILWAIT=$(abspath $(FAILWAIT)) \
 		FIOB_OBJ_DIR=$(abspath $(OUT)) $(PYTHON) tests/run.py $(T)
 
 demo: deps $(ENGINE)
@@ -227,7 +238,86 @@ compat: setup
 # Keeps the downloaded fio source (build/fio-*, build/dl): it is slow to fetch.
 clean:
 	rm -rf $(BUILD)/obj $(BUILD)/asan $(BUILD)/faultfs $(BUILD)/copybench \
-		$(BUILD)/deb $(BUILD)/*.deb engine/fio-bounce.so bench/results.json
+		$(BUILD)/deb $(BUILD)/*.deb $(BUILD)/failwait $(BUILD)/fuzz \
+		engine/fio-bounce.so bench/results.json
+
+# ---- soak (not part of 'make test'; .ci/run runs a 60 s one) -----------
+SOAK_S ?= 600
+
+soak: deps $(ENGINE)
+	$(TEST_ENV) FIOB_ENGINE=$(abspath $(ENGINE)) SOAK_S=$(SOAK_S) \
+		$(PYTHON) tests/soak.py
+
+# ---- memcheck -----------------------------------------------------------
+# The integration subset that takes every path: aligned pass-through,
+# memory bounce, window reads and RMW, EOF trim, an injected fault, and the
+# iolog end where fio stops reaping. fio runs under valgrind memcheck with
+# its jobs as threads; tests/valgrind/fio.supp holds fio's own leaks.
+VALGRIND_TESTS := foundation/aligned_randrw_qd32_loop512 \
+		  align/bounce_mem_align_forces_mem_bounces \
+		  stats/stats_rmw_counters_consistent \
+		  eof/randwrite_near_eof_matches_buffered \
+		  faults/rmw_read_eio_with_waiters \
+		  rmw/iolog_end_lands_queued_writes
+VALGRIND_SUM   := $(abspath $(BUILD))/valgrind-summary.txt
+
+valgrind: deps $(ENGINE) $(UNIT_BINS) $(FAULTFS) $(FAILWAIT)
+	@tools/setup.sh --deps valgrind
+	@rm -f $(VALGRIND_SUM)
+	FIOB_VALGRIND=1 FIOB_VALGRIND_SUMMARY=$(VALGRIND_SUM) \
+		FIOB_ENGINE=$(abspath $(ENGINE)) FIOB_UNIT_DIR=$(abspath $(OUT)/unit) \
+		FIOB_FAULTFS=$(abspath $(FAULTFS)) FIOB_FAILWAIT=$(abspath $(FAILWAIT)) \
+		$(PYTHON) tests/run.py $(VALGRIND_TESTS); st=$$?; \
+		cd tests && $(PYTHON) -W ignore -m fiobtest.memcheck $(VALGRIND_SUM) && exit $$st
+
+# ---- fuzzing (libFuzzer, clang from Debian) --------------------------
+# Each target links the pure engine sources it tests and the models under
+# tests/unit, never fio. Seeds: tests/fuzz/corpus/<target>; what a run
+# finds new goes to build/fuzz/corpus-<target> (the tree stays clean).
+FUZZ_S      ?= 60
+FUZZ_RUNS   ?=
+FUZZ_CC     ?= clang
+FUZZ_OUT    := $(BUILD)/fuzz
+FUZZ_PKGS   := clang libclang-rt-dev
+FUZZ_FLAGS  := -std=gnu11 -D_GNU_SOURCE -g -O2 -Iengine -Itests/unit \
+	       -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
+FUZZ_NAMES  := plan overlap align
+FUZZ_BINS   := $(patsubst %,$(FUZZ_OUT)/fuzz_%,$(FUZZ_NAMES))
+FUZZ_LIMIT   = $(if $(FUZZ_RUNS),-runs=$(FUZZ_RUNS),-max_total_time=$(FUZZ_S))
+
+setup-fuzz:
+	@tools/setup.sh --deps $(FUZZ_PKGS)
+
+$(FUZZ_OUT)/fuzz_plan: tests/fuzz/fuzz_plan.c engine/fiob_plan.c \
+		       tests/unit/plan_model.h engine/*.h | setup-fuzz
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_FLAGS) $< engine/fiob_plan.c -o $@
+
+$(FUZZ_OUT)/fuzz_overlap: tests/fuzz/fuzz_overlap.c engine/fiob_overlap.c \
+			  tests/unit/overlap_model.h engine/*.h | setup-fuzz
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_FLAGS) $< engine/fiob_overlap.c -o $@
+
+$(FUZZ_OUT)/fuzz_align: tests/fuzz/fuzz_align.c engine/fiob_opt.c \
+			tests/unit/align_model.h engine/*.h | setup-fuzz
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_FLAGS) $< engine/fiob_opt.c -o $@
+
+# One target at a time, one job each (the machine is shared); prints each
+# target's execution count and fails on the first finding.
+fuzz: $(FUZZ_BINS)
+	@set -e; for t in $(FUZZ_NAMES); do \
+		mkdir -p $(FUZZ_OUT)/corpus-$$t; \
+		case $$t in plan) max=36;; overlap) max=96;; *) max=64;; esac; \
+		$(FUZZ_OUT)/fuzz_$$t $(FUZZ_LIMIT) -max_len=$$max -print_final_stats=1 \
+			-artifact_prefix=$(FUZZ_OUT)/crash-$$t- \
+			$(FUZZ_OUT)/corpus-$$t tests/fuzz/corpus/$$t \
+			>$(FUZZ_OUT)/$$t.log 2>&1 || \
+			{ tail -n 40 $(FUZZ_OUT)/$$t.log; \
+			  echo "fuzz $$t: FINDING (see $(FUZZ_OUT)/$$t.log)"; exit 1; }; \
+		echo "fuzz $$t: $$(sed -n 's/^stat::number_of_executed_units: *//p' \
+			$(FUZZ_OUT)/$$t.log) executions, no finding"; \
+	done
 
 FORCE:
 

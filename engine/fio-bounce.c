@@ -24,6 +24,7 @@
 #include "fiob_discover.h"
 #include "fiob_copy.h"
 #include "fiob_core.h"
+#include "fiob_opt.h"
 #include "fiob_req.h"
 #include "fiob_stats.h"
 
@@ -66,30 +67,72 @@ struct fiob_options {
 
 static const char *const fiob_mode_names[] = { "auto", "always", "never" };
 
-static int fiob_pow2_opt(const char *name, unsigned long long val,
-			 unsigned int *dst)
+/* Largest bounce_align / bounce_mem_align: 1 GiB. */
+#define FIOB_ALIGN_OPT_MAX	(1ull << 30)
+#define FIOB_SLOTS_MAX		65536u
+
+/*
+ * The numeric bounce options are strings to fio, parsed in fiob_opt.c:
+ * fio's integer parser would read "-1" as a range and keep the "1".
+ */
+static int fiob_bad_opt(const char *name, const char *val, int err,
+			const char *rule)
 {
-	if (val && (!fiob_is_pow2(val) || val > (1u << 30))) {
-		log_err("fio-bounce: %s=%llu is not a power of two "
-			"(use 0 to learn it from the target)\n", name, val);
-		return 1;
-	}
-	*dst = (unsigned int)val;
+	log_err("fio-bounce: %s=%s is %s; it must be %s\n", name,
+		val ? val : "", err == -EDOM ? "not a power of two" :
+		err == -ERANGE ? "out of range" : "not an unsigned number", rule);
+	return 1;
+}
+
+static int fiob_pow2_opt(const char *name, const char *val, unsigned int *dst)
+{
+	uint64_t v;
+	int ret = fiob_opt_pow2(val, FIOB_ALIGN_OPT_MAX, &v);
+
+	if (ret)
+		return fiob_bad_opt(name, val, ret, "0 (learn it from the "
+				    "target) or a power of two up to 1g");
+	*dst = (unsigned int)v;
 	return 0;
 }
 
-static int fiob_align_cb(void *data, unsigned long long *val)
+static int fiob_align_cb(void *data, const char *val)
 {
 	struct fiob_options *o = data;
 
-	return fiob_pow2_opt("bounce_align", *val, &o->bounce_align);
+	return fiob_pow2_opt("bounce_align", val, &o->bounce_align);
 }
 
-static int fiob_mem_align_cb(void *data, unsigned long long *val)
+static int fiob_mem_align_cb(void *data, const char *val)
 {
 	struct fiob_options *o = data;
 
-	return fiob_pow2_opt("bounce_mem_align", *val, &o->bounce_mem_align);
+	return fiob_pow2_opt("bounce_mem_align", val, &o->bounce_mem_align);
+}
+
+static int fiob_slots_cb(void *data, const char *val)
+{
+	struct fiob_options *o = data;
+	uint64_t v;
+	int ret = fiob_opt_range(val, 1, FIOB_SLOTS_MAX, &v);
+
+	if (ret)
+		return fiob_bad_opt("bounce_slots", val, ret,
+				    "1 to 65536 (unset: iodepth)");
+	o->bounce_slots = (unsigned int)v;
+	return 0;
+}
+
+static int fiob_register_cb(void *data, const char *val)
+{
+	struct fiob_options *o = data;
+	uint64_t v;
+	int ret = fiob_opt_range(val, 0, 1, &v);
+
+	if (ret)
+		return fiob_bad_opt("bounce_register", val, ret, "0 or 1");
+	o->bounce_register = (unsigned int)v;
+	return 0;
 }
 
 static int fiob_sqpoll_cb(void *data, unsigned long long *val)
@@ -117,19 +160,16 @@ static struct fio_option options[] = {
 			  .help = "Nothing: plain io_uring, misaligned I/O fails" },
 		 }),
 	FIOB_OPT(.name = "bounce_slots", .lname = "Bounce slots",
-		 .type = FIO_OPT_INT,
-		 .off1 = offsetof(struct fiob_options, bounce_slots),
-		 .minval = 1, .maxval = 65536,
-		 .help = "Bounce buffers per job (default: iodepth)"),
+		 .type = FIO_OPT_STR, .cb = fiob_slots_cb,
+		 .help = "Bounce buffers per job, 1 to 65536 (default: iodepth)"),
 	FIOB_OPT(.name = "bounce_align", .lname = "Bounce offset alignment",
-		 .type = FIO_OPT_INT, .cb = fiob_align_cb, .def = "0",
+		 .type = FIO_OPT_STR, .cb = fiob_align_cb, .def = "0",
 		 .help = "Raise the offset/length alignment to this power of two (0: learn it)"),
 	FIOB_OPT(.name = "bounce_mem_align", .lname = "Bounce memory alignment",
-		 .type = FIO_OPT_INT, .cb = fiob_mem_align_cb, .def = "0",
+		 .type = FIO_OPT_STR, .cb = fiob_mem_align_cb, .def = "0",
 		 .help = "Raise the buffer address alignment to this power of two (0: learn it)"),
 	FIOB_OPT(.name = "bounce_register", .lname = "Register bounce slots",
-		 .type = FIO_OPT_BOOL, .def = "1",
-		 .off1 = offsetof(struct fiob_options, bounce_register),
+		 .type = FIO_OPT_STR, .cb = fiob_register_cb, .def = "1",
 		 .help = "Register the bounce slots with io_uring, so bounced I/O is not pinned per I/O (best effort)"),
 	FIOB_OPT(.name = "bounce_stats", .lname = "Bounce stats file",
 		 .type = FIO_OPT_STR_STORE,
@@ -260,13 +300,24 @@ static int fiob_file_align(struct thread_data *td, struct fio_file *f,
 	struct fiob_options *o = td->eo;
 	struct fiob_data *bd = td->io_ops_data;
 	struct fiob_align ovr = { o->bounce_align, o->bounce_mem_align };
+	int ret = fiob_align_apply(&fi->need, &ovr, in_force);
 
-	if (fiob_align_apply(&fi->need, &ovr, in_force)) {
+	if (ret == -EINVAL) {
 		log_err("fio-bounce: bounce_align=%u bounce_mem_align=%u are "
 			"lower than what %s needs: offsets %u, memory %u (%s)\n",
 			ovr.off, ovr.mem, f->file_name, fi->need.off,
 			fi->need.mem, fiob_align_src_name(fi->src));
-		return -EINVAL;
+		return ret;
+	}
+	if (ret == -EDOM) {
+		log_err("fio-bounce: %s: offset alignment %u (from bounce_align) "
+			"is below the memory alignment %u (from %s); bounced "
+			"lengths follow the offset rule, so it must be at least "
+			"%u: raise bounce_align or leave it unset\n",
+			f->file_name, in_force->off, in_force->mem,
+			ovr.mem >= fi->need.mem ? "bounce_mem_align" :
+			fiob_align_src_name(fi->src), in_force->mem);
+		return ret;
 	}
 	if (!bd->core.slots.nr)
 		return 0;
@@ -425,9 +476,12 @@ static int fiob_post_init(struct thread_data *td)
 {
 	struct fiob_options *o = td->eo;
 	struct fiob_data *bd = td->io_ops_data;
-	/* Room for two blocks around the largest I/O: 4096 unless raised. */
-	uint32_t blk = o->bounce_align > FIOB_DEFAULT_ALIGN ?
-		       o->bounce_align : FIOB_DEFAULT_ALIGN;
+	/*
+	 * Room for two blocks around the largest I/O: 4096 unless raised
+	 * (bounce_mem_align raises the offset rule too: fiob_align_apply).
+	 */
+	uint32_t blk = o->bounce_align > o->bounce_mem_align ?
+		       o->bounce_align : o->bounce_mem_align;
 	struct fiob_core_params p = {
 		.depth = td->o.iodepth,
 		.nr_files = td->o.nr_files,
@@ -447,6 +501,8 @@ static int fiob_post_init(struct thread_data *td)
 	unsigned int i;
 	int ret;
 
+	if (blk < FIOB_DEFAULT_ALIGN)
+		blk = FIOB_DEFAULT_ALIGN;
 	/* fixedbufs registers each io_u's buffer at the io_u's index. */
 	io_u_qiter(&td->io_u_all, io_u, i) {
 		bd->io_u_bufs[io_u->index].iov_base = io_u->buf;
@@ -499,6 +555,12 @@ static int fiob_open_file(struct thread_data *td, struct fio_file *f)
 
 	if (!bd || !bd->core_up)
 		return generic_open_file(td, f);
+	if (!o->registerfiles && bd->fds[f->fileno] >= 0) {
+		log_err("fio-bounce: %s: not reopened: I/O from before a "
+			"failed close may still be in flight\n", f->file_name);
+		td_verror(td, EBUSY, "fiob_open_file");
+		return 1;
+	}
 	if (o->registerfiles)
 		f->fd = bd->fds[f->fileno];
 	else if ((ret = generic_open_file(td, f)))
@@ -534,6 +596,29 @@ err:
 }
 
 /*
+ * The drain before a close failed: I/O of @f may still be in flight, or
+ * waiting in the engine to be submitted on this descriptor (or its
+ * registered slot). Closing or unbinding it now would let that I/O reach
+ * whatever reuses the number. Keep both until cleanup has torn the ring
+ * down (it closes what fds[] holds), and fail the job loudly.
+ */
+static int fiob_close_failed_drain(struct thread_data *td, struct fio_file *f,
+				   int err)
+{
+	struct fiob_options *o = td->eo;
+	struct fiob_data *bd = td->io_ops_data;
+
+	log_err("fio-bounce: %s: could not finish its I/O before closing "
+		"(%s); keeping the descriptor open and registered until the "
+		"job ends\n", f->file_name, strerror(-err));
+	td_verror(td, -err, "fiob_close_file");
+	if (!o->registerfiles)
+		bd->fds[f->fileno] = f->fd;
+	f->fd = -1;		/* fio's put_file() insists */
+	return -err;
+}
+
+/*
  * close_file: first finish whatever the engine still holds. fio may stop
  * collecting completions (end of an iolog replay) with requests still
  * waiting here, and they must reach the device before their descriptor goes.
@@ -548,8 +633,7 @@ static int fiob_close_file(struct thread_data *td, struct fio_file *f)
 	if (bd && bd->core_up) {
 		ret = fiob_req_drain(&bd->core);
 		if (ret)
-			log_err("fio-bounce: finishing I/O before closing %s: "
-				"%s\n", f->file_name, strerror(-ret));
+			return fiob_close_failed_drain(td, f, ret);
 		fiob_core_set_fd(&bd->core, f->fileno, -1);
 	}
 	if (!bd || !o->registerfiles)
@@ -714,7 +798,16 @@ static void fiob_cleanup(struct thread_data *td)
 	if (!bd)
 		return;
 	if (bd->core_up) {
-		fiob_req_drain(&bd->core);
+		int ret = fiob_req_drain(&bd->core);
+
+		/* Still fio's thread: td->error here fails the job. */
+		if (ret) {
+			log_err("fio-bounce: job '%s': could not finish its I/O "
+				"at the end (%s); some of it may not have "
+				"reached the device\n", td->o.name,
+				strerror(-ret));
+			td_verror(td, -ret, "fiob_cleanup");
+		}
 		fiob_check_uncollected(&bd->core);
 		fiob_report(td);
 	}

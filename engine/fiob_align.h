@@ -43,9 +43,14 @@ static inline uint64_t fiob_round_up(uint64_t v, uint64_t a)
 }
 
 /*
- * The rule in force: @need raised by the overrides in @ovr (0: none).
- * Returns -EINVAL if an override is below what the target needs: lowering
- * it would only turn bounced I/O back into EINVAL.
+ * The rule in force: @need raised by the overrides in @ovr (0: none), then
+ * off raised to at least mem. Every length the engine issues (windows, RMW
+ * reads into slots) is a multiple of off only, and the kernel checks
+ * segment lengths against the memory rule too, so off < mem would issue I/O
+ * the kernel may refuse. Returns -EINVAL if an override is below what the
+ * target needs (lowering it would only turn bounced I/O back into EINVAL),
+ * -EDOM if bounce_align itself is below the memory rule in force (the user
+ * fixed off: it is not silently changed).
  */
 static inline int fiob_align_apply(const struct fiob_align *need,
 				   const struct fiob_align *ovr,
@@ -56,6 +61,11 @@ static inline int fiob_align_apply(const struct fiob_align *need,
 		return -EINVAL;
 	out->off = ovr->off > need->off ? ovr->off : need->off;
 	out->mem = ovr->mem > need->mem ? ovr->mem : need->mem;
+	if (out->off < out->mem) {
+		if (ovr->off)
+			return -EDOM;
+		out->off = out->mem;
+	}
 	return 0;
 }
 

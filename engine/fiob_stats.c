@@ -34,20 +34,91 @@ static void put(struct out *o, const char *fmt, ...)
 		o->pos += (size_t)n;
 }
 
-static void put_json_string(struct out *o, const char *s)
+/*
+ * Length of the well-formed UTF-8 sequence at @s (1 to 4 bytes), or 0 when
+ * the byte at @s starts none (RFC 3629: no overlong forms, no surrogates,
+ * nothing past U+10FFFF). File names are bytes, not text.
+ */
+static size_t utf8_len(const unsigned char *s)
 {
-	put(o, "\"");
-	for (; s && *s; s++) {
-		unsigned char c = (unsigned char)*s;
+	size_t n, i;
+	unsigned char lo = 0x80, hi = 0xbf;
 
-		if (c == '"' || c == '\\')
-			put(o, "\\%c", c);
-		else if (c < 0x20)
-			put(o, "\\u%04x", c);
+	if (s[0] < 0x80)
+		return 1;
+	if (s[0] >= 0xc2 && s[0] <= 0xdf)
+		n = 2;
+	else if (s[0] >= 0xe0 && s[0] <= 0xef)
+		n = 3;
+	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+		n = 4;
+	else
+		return 0;
+	/* The second byte's range is what rules out the invalid forms. */
+	if (s[0] == 0xe0)
+		lo = 0xa0;
+	else if (s[0] == 0xed)
+		hi = 0x9f;
+	else if (s[0] == 0xf0)
+		lo = 0x90;
+	else if (s[0] == 0xf4)
+		hi = 0x8f;
+	if (s[1] < lo || s[1] > hi)
+		return 0;
+	for (i = 2; i < n; i++)
+		if (s[i] < 0x80 || s[i] > 0xbf)
+			return 0;
+	return n;
+}
+
+/*
+ * A JSON string. Valid UTF-8 passes as it is; a byte that is not part of
+ * valid UTF-8 becomes \u00XX (read back as U+00XX), so the output is always
+ * valid JSON and no byte of the name is lost from view.
+ */
+static void put_json_string(struct out *o, const char *str)
+{
+	const unsigned char *s = (const unsigned char *)str;
+
+	put(o, "\"");
+	while (s && *s) {
+		size_t n = utf8_len(s);
+
+		if (*s == '"' || *s == '\\')
+			put(o, "\\%c", *s);
+		else if (*s < 0x20 || !n)
+			put(o, "\\u%04x", *s);
 		else
-			put(o, "%c", c);
+			put(o, "%.*s", (int)n, (const char *)s);
+		s += n ? n : 1;
 	}
 	put(o, "\"");
+}
+
+/*
+ * A name in the one-line summary: C-style escapes for backslash, control
+ * characters, DEL, bytes that are not valid UTF-8 and ']' (which ends a name
+ * in "align[NAME]="), so the line stays one line and parses back.
+ */
+static void put_text_string(struct out *o, const char *str)
+{
+	const unsigned char *s = (const unsigned char *)str;
+
+	while (s && *s) {
+		size_t n = utf8_len(s);
+
+		if (*s == '\\')
+			put(o, "\\\\");
+		else if (*s == '\n')
+			put(o, "\\n");
+		else if (*s == '\t')
+			put(o, "\\t");
+		else if (*s < 0x20 || *s == 0x7f || *s == ']' || !n)
+			put(o, "\\x%02x", *s);
+		else
+			put(o, "%.*s", (int)n, (const char *)s);
+		s += n ? n : 1;
+	}
 }
 
 /*
@@ -74,15 +145,18 @@ int fiob_stats_line(char *buf, size_t len, const struct fiob_stats_ctx *ctx,
 
 	if (len)
 		buf[0] = '\0';
-	put(&o, "fio-bounce: %s: mode=%s", ctx->job, ctx->mode);
+	put(&o, "fio-bounce: ");
+	put_text_string(&o, ctx->job);
+	put(&o, ": mode=%s", ctx->mode);
 #define X(name, label) put(&o, " " #label "=%" PRIu64, s->name);
 	COUNTERS(X)
 #undef X
 	for (i = 0; i < ctx->nr_files; i++) {
 		const struct fiob_stats_file *f = &ctx->files[i];
 
-		put(&o, " align[%s]=%u/%u(%s)", f->name, f->align.off,
-		    f->align.mem, f->src);
+		put(&o, " align[");
+		put_text_string(&o, f->name);
+		put(&o, "]=%u/%u(%s)", f->align.off, f->align.mem, f->src);
 	}
 	return (int)o.pos;
 }

@@ -18,12 +18,12 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
-from fiobtest import core  # noqa: E402
+from fiobtest import core, kmsg  # noqa: E402
 
 UNIT_TIMEOUT = 120
 
 
-def unit_results(selected):
+def unit_results(selected, klog):
     """Run each unit binary; every case line it prints is one test."""
     unit_dir = os.environ.get('FIOB_UNIT_DIR')
     if not unit_dir:
@@ -34,6 +34,7 @@ def unit_results(selected):
         if not selected(f'unit/{base}/'):
             continue
         start = time.monotonic()
+        klog.mark()
         try:
             p = subprocess.run([binary], capture_output=True, text=True,
                                timeout=UNIT_TIMEOUT)
@@ -61,9 +62,12 @@ def unit_results(selected):
                 'runtime error' in p.stderr or 'Sanitizer' in p.stderr):
             yield ('FAIL', f'unit/{base}/sanitizer', 0.0,
                    p.stderr.strip()[-800:])
+        status, detail = kmsg.judge(klog, 'PASS', '')
+        if status == 'FAIL':
+            yield status, f'unit/{base}/kernel_log', 0.0, detail
 
 
-def integration_results(selected):
+def integration_results(selected, klog):
     for path in sorted(glob.glob(os.path.join(HERE, 'integration',
                                               'test_*.py'))):
         importlib.import_module(
@@ -75,7 +79,9 @@ def integration_results(selected):
             yield ('FAIL', t.name, 0.0,
                    'needs root (loop devices, mounts): run as root')
             continue
+        klog.mark()
         status, detail, secs = core.run_test(t)
+        status, detail = kmsg.judge(klog, status, detail)
         yield status, t.name, secs, detail or t.proves
 
 
@@ -92,14 +98,20 @@ def main(argv):
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     counts = {'PASS': 0, 'FAIL': 0, 'SKIP': 0}
+    klog = kmsg.KernelLog()
+    if klog.unreadable():
+        print(f'note: the kernel log cannot be read ({klog.unreadable()}); '
+              'tests run without the kernel-log check', file=sys.stderr,
+              flush=True)
     try:
         for gen in (unit_results, integration_results):
-            for status, name, secs, detail in gen(selected):
+            for status, name, secs, detail in gen(selected, klog):
                 counts[status] += 1
                 detail = f': {detail}' if detail else ''
                 print(f'{status} {name} ({secs:.1f}s){detail}', flush=True)
     finally:
         core.release_all()
+        klog.close()
     print(f"{counts['PASS']} passed, {counts['FAIL']} failed, "
           f"{counts['SKIP']} skipped", flush=True)
     return 1 if counts['FAIL'] or not counts['PASS'] else 0

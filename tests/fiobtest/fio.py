@@ -13,7 +13,7 @@ fails the test.
 import os
 import re
 
-from . import common
+from . import common, memcheck
 from .core import Fail, check, env_path
 
 STOCK = ('io_uring', 'libaio', 'posixaio', 'psync', 'sync')
@@ -90,13 +90,20 @@ def run_fio(ctx, cmd, engine='bounce', timeout=120, cwd=None, env=None,
     """Any fio command line, with the engine's environment and sanitizer
     checks; fio's exit code is left to the caller. @wrap: a command that
     runs fio (setpriv, prlimit ...)."""
-    if engine not in STOCK and os.environ.get('FIOB_SANITIZE'):
+    vg_log = None
+    if engine not in STOCK and (os.environ.get('FIOB_SANITIZE') or
+                                os.environ.get('FIOB_VALGRIND')):
         # Forked job processes end with _exit(): LeakSanitizer would never
         # look at the engine's memory. Threads end with fio itself.
         cmd = [cmd[0], '--thread', *cmd[1:]]
+    if engine not in STOCK and os.environ.get('FIOB_VALGRIND'):
+        cmd, vg_log = memcheck.wrap(ctx, cmd)
+        timeout *= memcheck.SLOWDOWN
     r = ctx.run([*wrap, *cmd], timeout=timeout, check_rc=False,
                 env=fio_env(engine, env), cwd=cwd or ctx.tmpdir())
     check_sanitizers(r.stderr)
+    if vg_log:
+        memcheck.check(vg_log, ' '.join(cmd))
     return r
 
 

@@ -221,3 +221,39 @@ def single_job_no_warning(ctx):
     check('fio-bounce: only:' in out, f'the job did not run: {out[:600]}')
     warned = [ln for ln in out.splitlines() if 'warning' in ln.lower()]
     check(not warned, f'a single job was warned: {warned}')
+
+
+@test('bounce_mem_align=4096 with bounce_align=512 on a 512-byte-sector '
+      'device is refused before any I/O, naming both values and where each '
+      'came from (offsets below memory alignment)', timeout=60)
+def off_below_mem_override_refused(ctx):
+    dev = targets.loop(ctx, 512, 16 << 20)
+    r = fio(ctx, [f'filename={dev}', 'direct=1', 'rw=write', 'bs=1000',
+                  'size=1M', 'bounce_align=512', 'bounce_mem_align=4096'])
+    check(r.rc != 0, f'off 512 < mem 4096 was accepted: {r.describe()}')
+    msg = [ln for ln in r.err.splitlines() if 'below the memory' in ln]
+    check(msg and dev in msg[0] and '512 (from bounce_align)' in msg[0] and
+          '4096 (from bounce_mem_align)' in msg[0],
+          f'no refusal naming 512 (bounce_align) and 4096 '
+          f'(bounce_mem_align) for {dev}: {r.describe()}')
+    with open(dev, 'rb') as f:
+        check(f.read(1 << 20) == bytes(1 << 20), 'the refused job wrote data')
+
+
+@test('bounce_mem_align=8192 alone on a 512-byte-sector device raises the '
+      'offset rule to 8192 too (in force 8192/8192): every 4k write becomes '
+      'an RMW in 8 KiB windows and verify passes', timeout=120)
+def mem_align_raises_off(ctx):
+    dev = targets.loop(ctx, 512, 32 << 20)
+    r = expect_ok(fio_stdout(ctx, [f'filename={dev}', 'direct=1',
+                                   'rw=randwrite', 'bs=4k', 'size=4M',
+                                   'iodepth=16', 'verify=crc32c',
+                                   'verify_fatal=1',
+                                   'bounce_mem_align=8192', '--debug=io']))
+    need_off, need_mem, _, off, mem = debug_align(r, dev)
+    check((need_off, need_mem, off, mem) == (512, 512, 8192, 8192),
+          f'needs {need_off}/{need_mem}, in force {off}/{mem}; expected '
+          f'512/512 raised to 8192/8192')
+    c = r.counters()
+    check(c['rmw_writes'] == 1024 and c['window_reads'] == 1024,
+          f'expected 1024 RMW writes and 1024 window reads: {c}')

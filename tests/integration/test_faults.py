@@ -7,8 +7,8 @@ import subprocess
 import threading
 import time
 
-from fiobtest import check, expect_error, fio, targets, test
-from fiobtest.core import Fail
+from fiobtest import check, expect_error, fio, iolog, targets, test
+from fiobtest.core import Fail, env_path
 
 EIO = 5
 ENOSPC = 28
@@ -299,3 +299,69 @@ def device_stall_then_resume_verifies(ctx):
     c = r.counters()
     check(c['rmw_writes'] == (4 << 20) // 1000 and c['window_reads'] > 0,
           f'not every write went through RMW, or no verify read: {c}')
+
+
+
+def _unhang_later(disk, secs=4):
+    """fio's exit waits for I/O hung in faultfs: release it after @secs."""
+    def unhang():
+        time.sleep(secs)
+        disk.ctl('unhang')
+
+    th = threading.Thread(target=unhang, daemon=True)
+    th.start()
+    return th
+
+
+def _failwait_replay(ctx, disk, entries):
+    """Replay a multi-file iolog (@entries: its lines after the header)
+    under failwait, with faultfs hung from the start. failwait fails every
+    io_uring_enter that waits; iodepth_batch_complete_min=0 keeps fio from
+    asking the engine to wait, so only the engine's drains do."""
+    log = os.path.join(ctx.tmpdir(), 'replay.iolog')
+    with open(log, 'w') as f:
+        f.write('fio version 2 iolog\n' + ''.join(e + '\n' for e in entries))
+    disk.ctl('hang')
+    th = _unhang_later(disk)
+    r = run_job(ctx, [f'read_iolog={log}', 'direct=1', 'iodepth=4',
+                      'iodepth_batch_complete_min=0'],
+                wrap=(env_path('FIOB_FAILWAIT'),))
+    th.join(10)
+    return r
+
+
+@test('a drain that fails at job end, with I/O really in flight (faultfs '
+      '"hang"; failwait fails every waiting io_uring_enter), fails the job '
+      'with a message saying so, instead of reporting success', timeout=120)
+def failed_final_drain_fails_the_job(ctx):
+    disk = targets.FaultDisk(ctx, DISK)
+    d = disk.dev
+    r = _failwait_replay(ctx, disk, [f'{d} add', f'{d} open',
+                                     f'{d} write 1500 1000',
+                                     f'{d} write 2500 1000'])
+    check(r.rc != 0, f'the job reported success after a failed drain: '
+          f'{r.describe()}')
+    check('could not finish its I/O at the end' in r.err,
+          f'no message about the failed drain: {r.describe()}')
+
+
+@test('a drain before close_file that fails while another file\'s I/O is '
+      'in flight (faultfs "hang" + failwait) fails the job with a message '
+      'naming the file and saying its descriptor stays open and registered '
+      '(the old order closed it and reported success)', timeout=120)
+def failed_close_drain_keeps_descriptor_and_fails(ctx):
+    disk = targets.FaultDisk(ctx, DISK)
+    other = targets.loop(ctx, 4096, 16 << 20)
+    d = disk.dev
+    r = _failwait_replay(ctx, disk, [
+        f'{d} add', f'{other} add', f'{d} open', f'{other} open',
+        f'{d} write 0 4096',             # hangs in faultfs: in flight
+        f'{other} write 1500 1000',      # completes; then the close ...
+        f'{other} close',                # ... drains, and the drain fails
+        f'{d} close'])
+    check(r.rc != 0, f'the job reported success after a failed drain: '
+          f'{r.describe()}')
+    check(f'fio-bounce: {other}: could not finish its I/O before closing'
+          in r.err and 'keeping the descriptor open' in r.err,
+          f'no loud message about the failed drain before closing {other}: '
+          f'{r.describe()}')

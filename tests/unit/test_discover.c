@@ -12,6 +12,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "align_model.h"
 #include "fiob_discover.h"
 #include "fiob_test.h"
 
@@ -252,6 +253,74 @@ static void every_source_has_a_distinct_name(void)
 	FT_ASSERT(!strcmp(fiob_align_src_name((enum fiob_align_src)42), "?"));
 }
 
+/*
+ * fiob_align_apply over every combination of sources: a target rule with
+ * off below, equal to and above mem, each override absent, below, equal to
+ * and above what the target needs, against align_model.h.
+ */
+static void apply_every_source_combination_keeps_off_at_least_mem(void)
+{
+	static const uint32_t v[] = { 0, 1, 2, 512, 4096, 8192, 65536 };
+	const unsigned int nv = sizeof(v) / sizeof(v[0]);
+	unsigned int a, b, c, d, n = 0, raised = 0, edom = 0, einval = 0;
+
+	for (a = 1; a < nv; a++)
+	for (b = 1; b < nv; b++)
+	for (c = 0; c < nv; c++)
+	for (d = 0; d < nv; d++) {
+		struct fiob_align need = { v[a], v[b] }, ovr = { v[c], v[d] };
+		struct fiob_align out = { 7, 7 }, want;
+		int ret = fiob_align_apply(&need, &ovr, &out);
+		int want_ret = align_apply_model(&need, &ovr, &want);
+
+		n++;
+		raised += !want_ret && want.off > (ovr.off ? ovr.off : need.off);
+		edom += want_ret == -EDOM;
+		einval += want_ret == -EINVAL;
+		if (ret != want_ret)
+			FT_FAIL("need %u/%u override %u/%u: ret %d, want %d",
+				need.off, need.mem, ovr.off, ovr.mem, ret,
+				want_ret);
+		if (!ret && (out.off != want.off || out.mem != want.mem ||
+			     out.off < out.mem))
+			FT_FAIL("need %u/%u override %u/%u: in force %u/%u, "
+				"want %u/%u", need.off, need.mem, ovr.off,
+				ovr.mem, out.off, out.mem, want.off, want.mem);
+	}
+	/* Every branch was reached, not only the easy one. */
+	FT_EQ(n, 6 * 6 * 7 * 7);
+	FT_ASSERT(raised && edom && einval);
+}
+
+/* The cases the issue names, spelled out. */
+static void apply_named_cases(void)
+{
+	struct fiob_align out;
+
+	/* bounce_mem_align=4096 bounce_align=512 on a 512/512 device. */
+	FT_EQ(fiob_align_apply(&(struct fiob_align){ 512, 512 },
+			       &(struct fiob_align){ 512, 4096 }, &out), -EDOM);
+	FT_EQ(out.off, 512);
+	FT_EQ(out.mem, 4096);
+	/* bounce_mem_align=4096 alone: off follows it up. */
+	FT_EQ(fiob_align_apply(&(struct fiob_align){ 512, 512 },
+			       &(struct fiob_align){ 0, 4096 }, &out), 0);
+	FT_EQ(out.off, 4096);
+	FT_EQ(out.mem, 4096);
+	/* A target whose memory rule exceeds its offset rule (discovery). */
+	FT_EQ(fiob_align_apply(&(struct fiob_align){ 512, 4096 },
+			       &(struct fiob_align){ 0, 0 }, &out), 0);
+	FT_EQ(out.off, 4096);
+	FT_EQ(out.mem, 4096);
+	/* ... and bounce_align equal to that memory rule is fine. */
+	FT_EQ(fiob_align_apply(&(struct fiob_align){ 512, 4096 },
+			       &(struct fiob_align){ 4096, 0 }, &out), 0);
+	FT_EQ(out.off, 4096);
+	/* Lowering is refused before anything else is looked at. */
+	FT_EQ(fiob_align_apply(&(struct fiob_align){ 4096, 512 },
+			       &(struct fiob_align){ 512, 0 }, &out), -EINVAL);
+}
+
 FT_MAIN(
 	FT_RUN(buffered_fd_needs_no_alignment);
 	FT_RUN(ext4_direct_uses_statx_dioalign_and_it_holds);
@@ -260,5 +329,7 @@ FT_MAIN(
 	FT_RUN(pipe_is_not_regular_and_has_no_size);
 	FT_RUN(directory_is_not_regular_and_has_no_size);
 	FT_RUN(bad_fd_is_ebadf);
-	FT_RUN(every_source_has_a_distinct_name)
+	FT_RUN(every_source_has_a_distinct_name);
+	FT_RUN(apply_every_source_combination_keeps_off_at_least_mem);
+	FT_RUN(apply_named_cases)
 )

@@ -55,6 +55,38 @@ static int hexval(char c)
 	return -1;
 }
 
+/*
+ * Length of the valid UTF-8 sequence at @s, or 0. Written from the table in
+ * RFC 3629 section 4 (by code point ranges), not from the engine's code.
+ */
+static int utf8_valid(const char *str)
+{
+	const unsigned char *s = (const unsigned char *)str;
+	uint32_t cp;
+	int n, i;
+
+	if (s[0] < 0x80)
+		return 1;
+	if ((s[0] & 0xe0) == 0xc0)
+		n = 2, cp = s[0] & 0x1f;
+	else if ((s[0] & 0xf0) == 0xe0)
+		n = 3, cp = s[0] & 0x0f;
+	else if ((s[0] & 0xf8) == 0xf0)
+		n = 4, cp = s[0] & 0x07;
+	else
+		return 0;
+	for (i = 1; i < n; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (s[i] & 0x3f);
+	}
+	if ((n == 2 && cp < 0x80) || (n == 3 && cp < 0x800) ||
+	    (n == 4 && cp < 0x10000) || cp > 0x10ffff ||
+	    (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return n;
+}
+
 /* A string into @out (UTF-8; code points below 0x800 suffice here). */
 static int parse_string(struct jp *p, char *out, size_t cap)
 {
@@ -73,6 +105,17 @@ static int parse_string(struct jp *p, char *out, size_t cap)
 			break;
 		if (c < 0x20)
 			return fail(p, "raw control character in a string");
+		if (c >= 0x80) {
+			int len = utf8_valid(p->s - 1);
+
+			if (!len)
+				return fail(p, "invalid UTF-8 in a string");
+			for (i = 1; i < len; i++) {
+				if (n + 1 < cap)
+					out[n++] = (char)c;
+				c = (unsigned char)*p->s++;
+			}
+		}
 		if (c == '\\') {
 			c = (unsigned char)*p->s++;
 			switch (c) {
@@ -353,6 +396,75 @@ static void summary_line_has_counters_and_per_file_alignment(void)
 }
 
 /*
+ * A file name that is not text: invalid UTF-8 of every kind (stray
+ * continuation, truncated sequence, overlong, surrogate, past U+10FFFF,
+ * 0xf8), valid 2-, 3- and 4-byte sequences, a newline, a quote, ']' and a
+ * backslash. Expected texts were computed with Python's strict UTF-8 decoder.
+ */
+static const char bad_name[] =
+	"x\377y\303(\300\257\340\200\200\355\240\200\364\220\200\200\370"
+	"\303\251\342\202\254\360\237\230\200\012\"q]\\\177";
+
+static const struct fiob_stats_file bad_files[] = {
+	{ .name = bad_name, .align = { 4096, 512 }, .src = "statx" },
+};
+
+/* ctx, with that name for the job and its one file. */
+static struct fiob_stats_ctx bad_name_ctx(void)
+{
+	struct fiob_stats_ctx c = ctx;
+
+	c.files = bad_files;
+	c.nr_files = 1;
+	c.job = bad_name;
+	return c;
+}
+
+static void json_escapes_invalid_utf8_and_keeps_valid_utf8(void)
+{
+	static const char want_json[] =
+		"x\\u00ffy\\u00c3(\\u00c0\\u00af\\u00e0\\u0080\\u0080\\u00ed"
+		"\\u00a0\\u0080\\u00f4\\u0090\\u0080\\u0080\\u00f8\303\251\342"
+		"\202\254\360\237\230\200\\u000a\\\"q]\\\\\177";
+	static const char want_decoded[] =
+		"x\303\277y\303\203(\303\200\302\257\303\240\302\200\302\200"
+		"\303\255\302\240\302\200\303\264\302\220\302\200\302\200\303"
+		"\270\303\251\342\202\254\360\237\230\200\012\"q]\\\177";
+	struct fiob_stats_ctx c = bad_name_ctx();
+	static struct jp p;
+	char buf[2048];
+
+	fiob_stats_json(buf, sizeof(buf), &c, &st);
+	if (parse_json(&p, buf))
+		FT_FAIL("invalid JSON (%s) at offset %ld: %s", p.err,
+			(long)(p.s - buf), buf);
+	FT_ASSERT(strstr(buf, want_json));
+	FT_ASSERT(get(&p, "files[0].name") &&
+		  !strcmp(get(&p, "files[0].name")->val, want_decoded));
+	FT_ASSERT(get(&p, "job") && !strcmp(get(&p, "job")->val, want_decoded));
+}
+
+/* The same name in the summary line: one line, every odd byte escaped. */
+static void summary_line_escapes_names(void)
+{
+	static const char want_name[] =
+		"x\\xffy\\xc3(\\xc0\\xaf\\xe0\\x80\\x80\\xed\\xa0\\x80\\xf4\\x90"
+		"\\x80\\x80\\xf8\303\251\342\202\254\360\237\230\200\\n\"q\\x5d"
+		"\\\\\\x7f";
+	struct fiob_stats_ctx c = bad_name_ctx();
+	char buf[2048], want[512];
+	int n;
+
+	n = fiob_stats_line(buf, sizeof(buf), &c, &st);
+	FT_EQ(n, strlen(buf));
+	FT_ASSERT(!strchr(buf, '\n'));
+	snprintf(want, sizeof(want), "fio-bounce: %s: mode=auto ", want_name);
+	FT_ASSERT(!strncmp(buf, want, strlen(want)));
+	snprintf(want, sizeof(want), " align[%s]=4096/512(statx)", want_name);
+	FT_ASSERT(strstr(buf, want));
+}
+
+/*
  * Every buffer length from 0 to full + 2: the return value is always the
  * full length, the text is the full text's prefix, NUL-terminated, and not
  * one byte past the buffer changes.
@@ -464,6 +576,8 @@ FT_MAIN(
 	FT_RUN(json_parses_strictly_and_holds_every_value);
 	FT_RUN(json_with_no_files_and_zero_counters_parses);
 	FT_RUN(summary_line_has_counters_and_per_file_alignment);
+	FT_RUN(json_escapes_invalid_utf8_and_keeps_valid_utf8);
+	FT_RUN(summary_line_escapes_names);
 	FT_RUN(truncation_never_overflows_and_returns_full_length);
 	FT_RUN(append_from_8_processes_yields_1600_intact_lines);
 	FT_RUN(append_reports_errno_for_a_bad_path)
