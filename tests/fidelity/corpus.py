@@ -12,6 +12,9 @@ Header lines the runner reads, each optional:
   ; fidelity-reference: posixaio - why io_uring's result is an artefact
   ; fidelity-image: off - why the final image is not deterministic
   ; fidelity-counts: off - why the I/O counts are not deterministic
+  ; fidelity-refused: why fio may refuse the job before it runs with the
+                      reference engine; fio-bounce must then end alike
+                      (otherwise a reference that ran no job is a failure)
   ; fidelity-pending: what fio-bounce still lacks (the job is run and
                       judged all the same; the note is printed with it)
 
@@ -60,6 +63,7 @@ class Job:
         self.image_off = ''
         self.counts_off = ''
         self.pending = ''
+        self.refused = ''
         self.options = []
         for ln in self.text.splitlines():
             m = HEADER.match(ln)
@@ -104,6 +108,8 @@ class Job:
             self.counts_off = _off(value, key, self.path)
         elif key == 'pending':
             self.pending = value
+        elif key == 'refused':
+            self.refused = value
         else:
             raise CorpusError(f'{self.path}: unknown header fidelity-{key}')
 
@@ -113,8 +119,10 @@ class Job:
             return [self.direct] if self.direct in wanted else []
         return list(wanted)
 
-    def uses(self, key):
-        return any(k == key for k, _ in self.options)
+    @property
+    def names_target(self):
+        """The job places its own file(s) with ${FIDELITY_TARGET}."""
+        return '${FIDELITY_TARGET}' in self.text
 
 
 def load(patterns=()):

@@ -58,10 +58,15 @@ class Target:
         finally:
             os.close(fd)
 
-    def global_lines(self):
+    def global_lines(self, job):
+        """[global] lines and the value of ${FIDELITY_TARGET}."""
         if self.kind == 'fs':
             return [f'directory={self.path}'], 'fidelity.dat'
-        return [f'filename={self.path}'], self.path
+        # A job that names the target itself must not get it twice: fio
+        # then holds the file twice, and an iolog replay on it asserts in
+        # td_io_open_file (fio 3.33, any engine).
+        return ([] if job.names_target else [f'filename={self.path}'],
+                self.path)
 
 
 class Outcome:
@@ -79,13 +84,20 @@ class Outcome:
         self.ios = [(j.get('jobname'),
                      *((d, j[d]['total_ios'], j[d]['io_bytes'])
                        for d in DIRS if d in j),
-                     ('sync', (j.get('sync') or {}).get('total_ios')))
+                     # fio before 3.38 counts syncs as they complete, a
+                     # timing-dependent number: compare whether there were
+                     # any (fio 673159e6 made it one per issue in 3.38).
+                     ('synced', bool((j.get('sync') or {}).get('total_ios'))))
                     for j in jobs]
 
     @property
     def einval(self):
         return any(e == EINVAL for _, e in self.errors) or \
             'Invalid argument' in self.stderr
+
+    @property
+    def jobs_ran(self):
+        return bool(self.errors)
 
     @property
     def ok(self):
@@ -129,7 +141,7 @@ def run(ctx, job, engine, target, direct, layout, seed, hash_image=True):
     try:
         out = os.path.join(d, 'out.json')
         stats = os.path.join(d, 'stats.jsonl')
-        lines, name = target.global_lines()
+        lines, name = target.global_lines(job)
         eng = engine_arg(engine) if engine == 'bounce' else engine
         head = ['[global]', f'ioengine={eng}',
                 f'direct={direct}', f'randseed={seed}', *lines]

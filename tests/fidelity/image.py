@@ -8,7 +8,8 @@ against (the running fio: checked), never from a fixed table: the header
 changed shape in fio 3.41/3.42 (a version byte, a 64-bit numberio).
 
 A header is recognised by fio's magic at its start and by its own offset
-field naming the position it sits at, which random data does not do.
+and length fields naming a block that holds the position it sits at (the
+block's start, or verify_offset into it), which random data does not do.
 """
 import hashlib
 import os
@@ -70,8 +71,11 @@ class HeaderLayout:
         limit = len(buf) - self.size
         while 0 <= pos:
             start = pos - self.magic_at
+            # The header names the block it checks: it sits at the block's
+            # start, or verify_offset into it, never past its length.
             if 0 <= start <= limit and \
-                    self._u(buf, start, 'offset') == base + start and \
+                    0 <= base + start - self._u(buf, start, 'offset') < \
+                    self._u(buf, start, 'len') and \
                     self._u(buf, start, 'len') >= self.size:
                 for name in CLOCK_FIELDS:
                     off, size = self.fields[name]

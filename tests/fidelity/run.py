@@ -98,7 +98,7 @@ def main(argv):
     ap.add_argument('--stages', default=','.join(session.STAGES))
     ap.add_argument('--direct', default='0,1')
     ap.add_argument('--self-check', action='store_true')
-    ap.add_argument('--workers', type=int, default=2)
+    ap.add_argument('--workers', type=int, default=4)
     ap.add_argument('--seed', type=int, default=20261130)
     ap.add_argument('patterns', nargs='*')
     args = ap.parse_args(argv[1:])

@@ -99,7 +99,11 @@ def compare(slot, job, stage, kind, direct, layout, seed, self_check):
         notes.append(f'bounced: {c.get("window_reads", 0)} window reads, '
                      f'{c.get("rmw_writes", 0)} RMW writes, '
                      f'{c.get("mem_bounced", 0)} memory bounces')
-    if ref.report is None:
+    if not ref.jobs_ran and job.refused:
+        # This fio refuses the job up front (another fio may not: then it
+        # is compared like any other).
+        notes.append(f'refused by {refeng} ({job.refused})')
+    elif not ref.jobs_ran:
         problems.append(f'the reference ran nothing: {ref.brief()}')
     problems += differences(job, ref, cand)
     if problems:
