@@ -42,7 +42,6 @@ class Target:
                     shutil.rmtree(p)
                 else:
                     os.unlink(p)
-            os.sync()
             return
         fd = os.open(self.path, os.O_WRONLY)
         try:

@@ -31,10 +31,17 @@ from fidelity import corpus, image, session  # noqa: E402
 
 
 def layout_from_env():
+    """The verify header layout of the fio the engine was built against:
+    FIOB_FIO_TREE, or the tree the build recorded in build/fio-src.path."""
     tree = os.environ.get('FIOB_FIO_TREE')
+    recorded = os.path.join(os.path.dirname(os.path.dirname(HERE)), 'build',
+                            'fio-src.path')
+    if not tree and os.path.exists(recorded):
+        with open(recorded) as f:
+            tree = f.read().strip()
     if not tree:
-        raise SystemExit('FIOB_FIO_TREE is not set: run through make '
-                         'fidelity')
+        raise RuntimeError('FIOB_FIO_TREE is not set and the build recorded '
+                           'no fio tree: run through make fidelity')
     image.check_tree_matches_fio(tree)
     return image.HeaderLayout(os.path.join(tree, 'verify.h'))
 
@@ -78,16 +85,18 @@ def run_pass(jobs, args, layout, counts, tag=''):
     workers = Workers()
     items = [(job, *v) for job in jobs
              for v in session.variants(job, args.stages, args.direct)]
+    pool = concurrent.futures.ThreadPoolExecutor(args.workers)
     try:
-        with concurrent.futures.ThreadPoolExecutor(args.workers) as pool:
-            futs = [pool.submit(one, workers, job, stage, kind, direct,
-                                layout, args.seed, args.self_check)
-                    for job, stage, kind, direct in items]
-            for f in futs:
-                status, label, detail = f.result()
-                counts[status] += 1
-                print(f'{status} {tag}{label}: {detail}', flush=True)
+        futs = [pool.submit(one, workers, job, stage, kind, direct,
+                            layout, args.seed, args.self_check)
+                for job, stage, kind, direct in items]
+        for f in futs:
+            status, label, detail = f.result()
+            counts[status] += 1
+            print(f'{status} {tag}{label}: {detail}', flush=True)
     finally:
+        # Interrupted: run nothing more, then release every target.
+        pool.shutdown(wait=True, cancel_futures=True)
         for e in workers.close():
             counts['FAIL'] += 1
             print(f'FAIL {tag}cleanup: {e}', flush=True)
@@ -99,7 +108,7 @@ def main(argv):
     ap.add_argument('--direct', default='0,1')
     ap.add_argument('--self-check', action='store_true')
     ap.add_argument('--workers', type=int, default=4)
-    ap.add_argument('--seed', type=int, default=20261130)
+    ap.add_argument('--seed', type=int, default=session.SEED)
     ap.add_argument('patterns', nargs='*')
     args = ap.parse_args(argv[1:])
     args.stages = [s for s in args.stages.split(',') if s]
@@ -109,7 +118,10 @@ def main(argv):
         ap.error(f'stages are {session.STAGES}, direct is 0 and/or 1')
     if os.geteuid() != 0:
         raise SystemExit('needs root (loop devices, mounts)')
-    layout = layout_from_env()
+    try:
+        layout = layout_from_env()
+    except (RuntimeError, OSError) as e:
+        raise SystemExit(f'fidelity: {e}')
     jobs = corpus.load(args.patterns)
     if not jobs:
         raise SystemExit('no corpus job matches')
