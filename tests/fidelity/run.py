@@ -19,6 +19,7 @@ source tree it was built against, for the verify header layout).
 import argparse
 import concurrent.futures
 import os
+import signal
 import sys
 import threading
 import time
@@ -126,13 +127,9 @@ def main(argv):
     if not jobs:
         raise SystemExit('no corpus job matches')
 
-    def on_signal(signum, frame):
-        core.release_all()
-        sys.exit(128 + signum)
-
-    import signal
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
+    # SIGTERM as SIGINT: the finally blocks stop the pool and release
+    # every target (loop devices, mounts, /dev/shm files) on the way out.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     counts = {'PASS': 0, 'FAIL': 0, 'SKIP': 0}
     start = time.monotonic()
     try:
@@ -141,6 +138,9 @@ def main(argv):
                 run_pass(jobs, args, layout, counts, f'self-check{n}/')
         else:
             run_pass(jobs, args, layout, counts)
+    except KeyboardInterrupt:
+        print('fidelity: interrupted', flush=True)
+        return 130
     finally:
         core.release_all()
     print(f'fidelity: {len(jobs)} jobs, stages {",".join(args.stages)}, '
