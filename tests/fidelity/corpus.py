@@ -15,6 +15,10 @@ Header lines the runner reads, each optional:
   ; fidelity-refused: why fio may refuse the job before it runs with the
                       reference engine; fio-bounce must then end alike
                       (otherwise a reference that ran no job is a failure)
+  ; fidelity-fallback: device - why the EINVAL reference (below) must be
+                      the reference engine buffered on the same device,
+                      not on a regular file (trims: a file cannot take
+                      them, and no engine can bounce a discard)
   ; fidelity-pending: what fio-bounce still lacks (the job is run and
                       judged all the same; the note is printed with it)
 
@@ -64,6 +68,7 @@ class Job:
         self.counts_off = ''
         self.pending = ''
         self.refused = ''
+        self.fallback_device = ''
         self.options = []
         for ln in self.text.splitlines():
             m = HEADER.match(ln)
@@ -110,6 +115,12 @@ class Job:
             self.pending = value
         elif key == 'refused':
             self.refused = value
+        elif key == 'fallback':
+            m = re.match(r'device\b\s*[-\u2014:]*\s*(.+)$', value)
+            if not m:
+                raise CorpusError(f'{self.path}: fidelity-fallback: write '
+                                  f'"device - reason", got {value!r}')
+            self.fallback_device = m.group(1)
         else:
             raise CorpusError(f'{self.path}: unknown header fidelity-{key}')
 

@@ -58,12 +58,17 @@ class Target:
             os.close(fd)
 
     def global_lines(self, job):
-        """[global] lines and the value of ${FIDELITY_TARGET}."""
+        """[global] lines and the value of ${FIDELITY_TARGET}.
+
+        A job that names the target itself gets no filename= or directory=:
+        with both, fio holds the file twice, and an iolog replayed with a
+        directory= opens directory + the log's absolute path; either way
+        fio 3.33 crashes (SIGSEGV with io_uring, an assertion in
+        td_io_open_file with an external engine)."""
         if self.kind == 'fs':
+            if job.names_target:
+                return [], os.path.join(self.path, 'fidelity.dat')
             return [f'directory={self.path}'], 'fidelity.dat'
-        # A job that names the target itself must not get it twice: fio
-        # then holds the file twice, and an iolog replay on it asserts in
-        # td_io_open_file (fio 3.33, any engine).
         return ([] if job.names_target else [f'filename={self.path}'],
                 self.path)
 

@@ -91,12 +91,19 @@ def compare(slot, job, stage, kind, direct, layout, seed, self_check):
         # engine, buffered, on a regular file of the same size, and
         # fio-bounce must pass.
         failed = ref.brief()
-        ref = run(ctx, job, refeng, slot.target('ref', kind), '0', layout,
-                  seed)
-        notes.append(f'{refeng} direct=1 fails here ({failed}); reference: '
-                     f'{refeng} direct=0 on a {ref_label(kind)}')
-        if not cand.ok:
-            problems.append(f'fio-bounce did not pass: {cand.brief()}')
+        if job.fallback_device:
+            ref = run(ctx, job, refeng, tgt, '0', layout, seed)
+            notes.append(f'{refeng} direct=1 fails here ({failed}); '
+                         f'reference: {refeng} direct=0 on this device '
+                         f'({job.fallback_device})')
+        else:
+            ref = run(ctx, job, refeng, slot.target('ref', kind), '0',
+                      layout, seed)
+            notes.append(f'{refeng} direct=1 fails here ({failed}); '
+                         f'reference: {refeng} direct=0 on a '
+                         f'{ref_label(kind)}')
+            if not cand.ok:
+                problems.append(f'fio-bounce did not pass: {cand.brief()}')
         c = cand.counters()
         notes.append(f'bounced: {c.get("window_reads", 0)} window reads, '
                      f'{c.get("rmw_writes", 0)} RMW writes, '
