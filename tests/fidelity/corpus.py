@@ -85,10 +85,10 @@ class Job:
         if 'ioengine' in keys:
             raise CorpusError(f'{path}: sets ioengine; the runner does')
         clocked = sorted(k for k in keys if CLOCKED.match(k))
-        if clocked and not self.counts_off:
-            self.counts_off = f'clock-bound ({", ".join(clocked)})'
-        if self.counts_off and not self.image_off:
-            self.image_off = self.counts_off
+        if clocked:
+            why = f'clock-bound ({", ".join(clocked)})'
+            self.counts_off = self.counts_off or why
+            self.image_off = self.image_off or why
         directs = {v for k, v in self.options if k == 'direct'}
         if len(directs) > 1:
             raise CorpusError(f'{path}: more than one direct= value')
