@@ -321,5 +321,15 @@ fuzz: $(FUZZ_BINS)
 
 FORCE:
 
+# The differential fidelity corpus (tests/fidelity, see README): every corpus
+# job with fio-bounce against fio's io_uring on fresh 512n, ext4 and 4Kn
+# targets. FIDELITY_ARGS: --self-check, --stages 4kn, --direct 1, job-name
+# substrings ... (tests/fidelity/run.py --help).
+FIDELITY_ARGS ?=
+.PHONY: fidelity
+fidelity: deps $(ENGINE)
+	$(TEST_ENV) FIOB_ENGINE=$(abspath $(ENGINE)) FIOB_FIO_TREE=$(abspath $(FIO_TREE)) \
+		$(PYTHON) tests/fidelity/run.py $(FIDELITY_ARGS)
+
 # Header dependencies of everything compiled so far (-MMD -MP).
 -include $(wildcard $(OUT)/*.d $(OUT)/unit-deps/*.d)

@@ -741,15 +741,18 @@ static int fiob_commit(struct thread_data *td)
 	return 0;
 }
 
-/* getevents: at least @min completions (0 when fio only polls). */
+/*
+ * getevents: at least @min completions (0 when fio only polls). fio's
+ * io_uring does not sleep in the kernel under iodepth_batch_complete_min=0,
+ * but it still spins until it holds @min events: fio counts on them.
+ */
 static int fiob_getevents(struct thread_data *td, unsigned int min,
 			  unsigned int max, const struct timespec *t)
 {
 	struct fiob_data *bd = td->io_ops_data;
-	unsigned int want = td->o.iodepth_batch_complete_min ? min : 0;
 	int ret;
 
-	ret = fiob_req_reap(&bd->core, want, max);
+	ret = fiob_req_reap(&bd->core, min, max);
 	if (ret < 0)
 		td_verror(td, -ret, "io_uring_enter");
 	return ret;
