@@ -102,6 +102,14 @@ def print_report(res):
     for row in rows:
         if 'runs' in row:
             print(copy_detail(row))
+    amp = [(row['name'], row['amplification']) for row in rows
+           if any((row.get('amplification') or {}).values())]
+    if amp:
+        print('alignment amplification, fio-bounce device bytes per user '
+              'byte (RMW reads count as reads):')
+        for name, a in amp:
+            print(f'  {name:42} ' + ' '.join(
+                f'{d} {a[d]:.2f}' for d in ('read', 'write') if a[d]))
     print(f'\nbelow target (the whole 95% interval): '
           f'{", ".join(res["misses"]) or "none"}')
     print(f'median below target, within this run\'s precision: '

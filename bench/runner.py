@@ -148,7 +148,15 @@ def read_records(path):
 
 
 def check_path(wl, c):
-    """The I/O went the way the row claims, or the row is void."""
+    """The I/O went the way the row claims, or the row is void: zero-copy
+    rows copy nothing, the others never go zero copy."""
+    if wl.path == 'zero_copy':
+        if not c['zero_copy'] or c['bytes_copied']:
+            raise BenchError(f'zero copy did not carry the row: '
+                             f'zero_copy={c["zero_copy"]} '
+                             f'bytes_copied={c["bytes_copied"]}')
+    elif c.get('zero_copy'):
+        raise BenchError(f'a copy row went zero copy: {c}')
     if wl.path == 'passthrough':
         stray = {k: c[k] for k in BOUNCED if c[k]}
         if not c['passthrough'] or stray:
@@ -201,6 +209,18 @@ def pair(wl, ref, bnc, rec, i):
     return {'ref': ref, 'bounce': bnc, 'ratio': bnc['iops'] / ref['iops']}
 
 
+def amplification(pairs):
+    """fio-bounce's device bytes per user byte, each direction, over all
+    its runs of a row (None where it moved no user bytes that way)."""
+    tot = {}
+    for p in pairs:
+        for k, v in p['bounce'].get('counters', {}).items():
+            tot[k] = tot.get(k, 0) + v
+    return {d: (tot[f'device_bytes_{d}'] / tot[f'user_bytes_{d}']
+                if tot.get(f'user_bytes_{d}') else None)
+            for d in ('read', 'write')}
+
+
 def run_workload(ctx, wl, npairs):
     pairs = run_pairs(ctx, wl, npairs)
     r = sorted(p['ratio'] for p in pairs)
@@ -216,6 +236,7 @@ def run_workload(ctx, wl, npairs):
             'unit': 'IOPS',
             'options': {s: fio_options(ctx, wl, s) for s in ('ref', 'bounce')},
             'expected_path': wl.path, 'pairs': pairs, 'median': med,
+            'amplification': amplification(pairs),
             'ratio': ratio, 'result': verdict(ratio, wl.target)}
 
 

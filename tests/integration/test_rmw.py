@@ -92,8 +92,14 @@ def diff_offsets(a, b, limit=6):
 
 # The reference engine: stock io_uring, buffered, same depth and seeds.
 RACE_JOB = ['rw=randwrite', 'iodepth=64', 'randseed=4242',
-            'size=4M', 'offset=1500', 'refill_buffers=1',
-            'scramble_buffers=0']
+            'size=4M', 'refill_buffers=1', 'scramble_buffers=0']
+
+
+def race_job(bs):
+    """RACE_JOB at @bs: 1000-byte writes from offset 1500 (never aligned,
+    always copied); 512-byte writes from 1536, on the 512-byte grid, so
+    they can go zero copy."""
+    return [*RACE_JOB, f'bs={bs}', f'offset={1500 if bs % 512 else 1536}']
 # Misaligned and aligned writes in one ring: offsets at 512 multiples, so a
 # 4 KiB or 16 KiB write is aligned one time in eight, 512/1000-byte writes
 # never are (4096-byte blocks); the random map keeps writes from
@@ -142,7 +148,7 @@ def differential(ctx, job, zc=True):
       'the same iodepth and seeds write identical images: the reference '
       'the differential tests compare against is deterministic', timeout=120)
 def differential_reference_is_deterministic(ctx):
-    for job in ([*RACE_JOB, 'bs=1000'], [*RACE_JOB, 'bs=512'], MIXED_JOB):
+    for job in (race_job(1000), race_job(512), MIXED_JOB):
         a = buffered_image(ctx, job, 'io_uring')
         b = buffered_image(ctx, job, 'libaio')
         check(a == b, f'two buffered runs of {job} differ at '
@@ -160,7 +166,7 @@ def check_zero_copy_ran(c, zc, what):
 
 def _race_test(bs, zc):
     def fn(ctx):
-        c = differential(ctx, [*RACE_JOB, f'bs={bs}'], zc)
+        c = differential(ctx, race_job(bs), zc)
         check(c['rmw_writes'] > 0, f'no read-modify-write happened: {c}')
         check(c['waits'] > 0, f'no write ever waited for a neighbour '
               f'sharing its block, so the race was not exercised: {c}')
