@@ -109,7 +109,8 @@ def print_report(res):
               'byte (RMW reads count as reads):')
         for name, a in amp:
             print(f'  {name:42} ' + ' '.join(
-                f'{d} {a[d]:.2f}' for d in ('read', 'write') if a[d]))
+                f'{d} {a[d]:.2f}' for d in ('read', 'write', 'rmw_read')
+                if a.get(d)))
     print(f'\nbelow target (the whole 95% interval): '
           f'{", ".join(res["misses"]) or "none"}')
     print(f'median below target, within this run\'s precision: '

@@ -216,9 +216,13 @@ def amplification(pairs):
     for p in pairs:
         for k, v in p['bounce'].get('counters', {}).items():
             tot[k] = tot.get(k, 0) + v
-    return {d: (tot[f'device_bytes_{d}'] / tot[f'user_bytes_{d}']
-                if tot.get(f'user_bytes_{d}') else None)
-            for d in ('read', 'write')}
+    amp = {d: (tot[f'device_bytes_{d}'] / tot[f'user_bytes_{d}']
+               if tot.get(f'user_bytes_{d}') else None)
+           for d in ('read', 'write')}
+    # A write-only row's device reads are all RMW reads: per user write byte.
+    if amp['write'] and not tot.get('user_bytes_read'):
+        amp['rmw_read'] = tot['device_bytes_read'] / tot['user_bytes_write']
+    return amp
 
 
 def run_workload(ctx, wl, npairs):

@@ -111,12 +111,16 @@ static inline bool fiob_plan_zero_copy(const struct fiob_plan *p,
 
 /*
  * The segments of zero-copy window transfer @p: the slot's bytes before the
- * user's, the user buffer @buf of @len bytes, the slot's bytes after it,
- * each at its window position in @slot (where the RMW reads put the old
- * bytes); empty segments are left out. Returns how many of @iov it filled.
+ * user's, the user buffer @buf of @len bytes, the slot's bytes after it;
+ * empty segments are left out. A write's head and tail sit at their window
+ * positions in @slot, where its RMW reads put the old bytes. A read throws
+ * them away, so its tail follows its head at the slot's start: a 4 KiB read
+ * in an 8 KiB window then touches one slot page, not two (the kernel pins
+ * every page of a READV). Returns how many of @iov it filled.
  */
 static inline unsigned int fiob_plan_iov(const struct fiob_plan *p,
-					 char *slot, void *buf, uint64_t len,
+					 bool is_write, char *slot, void *buf,
+					 uint64_t len,
 					 struct iovec iov[FIOB_MAX_IOV])
 {
 	uint64_t tail = p->win_len - p->head - len;
@@ -126,7 +130,8 @@ static inline unsigned int fiob_plan_iov(const struct fiob_plan *p,
 		iov[n++] = (struct iovec){ slot, p->head };
 	iov[n++] = (struct iovec){ buf, len };
 	if (tail)
-		iov[n++] = (struct iovec){ slot + p->head + len, tail };
+		iov[n++] = (struct iovec){ slot + p->head + (is_write ? len : 0),
+					   tail };
 	return n;
 }
 

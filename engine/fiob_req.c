@@ -53,13 +53,13 @@ static bool prep_zero_copy(struct fiob_core *c, uint32_t id)
 {
 	struct fiob_req *r = &c->reqs[id];
 	const struct fiob_file *f = &c->files[r->file];
-	unsigned int nr = fiob_plan_iov(&r->plan,
+	bool write = r->op == FIOB_OP_WRITE;
+	unsigned int nr = fiob_plan_iov(&r->plan, write,
 					fiob_slot_addr(&c->slots, r->slot),
 					r->buf, r->len, r->iov);
 
 	return fiob_ring_prep_rwv(&c->ring, f->fixed >= 0 ? f->fixed : f->fd,
-				  f->fixed >= 0, id, 0,
-				  r->op == FIOB_OP_WRITE, r->iov, nr,
+				  f->fixed >= 0, id, 0, write, r->iov, nr,
 				  r->plan.win_off);
 }
 

@@ -361,8 +361,9 @@ static void same_and_adjacent_partial_blocks_merge_into_one_read(void)
 /*
  * Zero copy against the byte model: eligible exactly when every segment's
  * address and length is a multiple of the memory rule; the segments then
- * cover the window once, in order (slot bytes at their window positions,
- * the user buffer in between), and every one meets the memory rule.
+ * cover the window once, in order (a write's slot bytes at their window
+ * positions, a read's tail right after its head; the user buffer in
+ * between), and every one meets the memory rule.
  */
 static void zero_copy_segments_cover_the_window_in_order(void)
 {
@@ -376,7 +377,7 @@ static void zero_copy_segments_cover_the_window_in_order(void)
 		uint64_t off, len, tail, at;
 		uintptr_t addr;
 		unsigned int nr, i;
-		bool want;
+		bool want, write;
 
 		a.mem = 1u << rnd_below(13);
 		a.off = a.mem << rnd_below(4);
@@ -400,11 +401,16 @@ static void zero_copy_segments_cover_the_window_in_order(void)
 		if (!want)
 			continue;
 		eligible++;
-		nr = fiob_plan_iov(&p, slot_base, (void *)addr, len, iov);
+		write = rnd() & 1;
+		nr = fiob_plan_iov(&p, write, slot_base, (void *)addr, len,
+				   iov);
 		FT_EQ(nr, 1 + (off > p.win_off) + (tail > 0));
 		for (i = 0, at = 0; i < nr; at += iov[i].iov_len, i++) {
 			bool user = at == off - p.win_off;
-			char *want_base = user ? (char *)addr : slot_base + at;
+			/* A read's tail follows its head in the slot. */
+			char *want_base = user ? (char *)addr :
+					  slot_base + (write || !at ? at :
+						       at - len);
 
 			FT_ASSERT(iov[i].iov_len > 0);
 			FT_ASSERT((char *)iov[i].iov_base == want_base);
