@@ -6,7 +6,8 @@ copies as before. The test hook FIOB_TEST_ZERO_COPY_PROBE=0|1 (read at init)
 stands in for the probe's answer, as on a kernel that refuses the segments.
 
 The integrity matrix, the differential RMW tests and the SQE accounting run
-both ways too (test_integrity, test_rmw, test_eof).
+both ways too (test_integrity, test_rmw, test_eof); that bs=1000 still
+copies is test_stats' stats_rmw_counters_consistent.
 """
 import os
 
@@ -68,22 +69,6 @@ def ba512_randwrite_verify_copies_nothing(ctx):
           f'no amplification counted for window I/O: {c}')
     expect_error(fio(ctx, [f'filename={dev}', *BA512], engine='io_uring'),
                  EINVAL, 'the same job on stock io_uring')
-
-
-@test('a bs=1000 randwrite + verify on a 4Kn device still copies: no '
-      'segment can meet the memory rule, zero_copy stays 0, and every user '
-      'byte written and read back is copied once', timeout=120)
-def bs1000_still_copies(ctx):
-    dev = targets.loop(ctx, 4096, 16 << 20)
-    r = expect_ok(fio(ctx, [f'filename={dev}', 'direct=1', 'rw=randwrite',
-                            'bs=1000', 'iodepth=16', 'size=4M',
-                            'verify=crc32c', 'randseed=5']))
-    c = r.counters()
-    check(c['rmw_writes'] > 0 and c['window_reads'] > 0,
-          f'the misaligned path did not run: {c}')
-    check(c['zero_copy'] == 0, f'bs=1000 went zero copy: {c}')
-    check(c['bytes_copied'] == c['user_bytes_write'] + c['user_bytes_read'],
-          f'bytes_copied is not every user byte: {c}')
 
 
 def _refused_test(env, opts, answer):
