@@ -292,7 +292,8 @@ def engine_probe(ctx):
     out = ctx.tmp / 'probe.txt'
     run_fio(opts, out, extra=['--debug=io'])
     text = out.read_text(errors='replace')
-    found = {k: re.search(rf'{k}=(\S+)', text)
+    # \b: the file lines' zero_copy= must not pass for the init line's copy=.
+    found = {k: re.search(rf'\b{k}=(\S+)', text)
              for k in ('copy', 'registered')}
     return {k: m.group(1) if m else 'unknown' for k, m in found.items()}
 
