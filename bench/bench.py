@@ -34,7 +34,9 @@ What runs
     (bounce_zero_copy=0) against 8K aligned I/O, the window fio-bounce
     actually moves. Zero-copy rows: the same 4K blockalign=512 reads and RMW
     writes (an RMW write against a plain 8K write) with zero copy on, and
-    512-byte random reads against 4K aligned ones (fio#186's case); they
+    512-byte random reads against 4K aligned ones (fio#186's case), and
+    64K reads at blockalign=512 with and without zero copy against 68K
+    aligned reads (where the saved copy outweighs the pinning); they
     also print the alignment amplification, fio-bounce's device bytes per
     user byte from its counters (RMW reads count as reads). The copy row runs copybench (fiob_copy at every distance 0..4095, 4K and
     128K, both directions, against an aligned memcpy sampled next to it)
