@@ -33,9 +33,15 @@ What runs
     (bounce=auto, so every I/O passes straight through). Bounce-core rows: a
     misaligned job on fio-bounce against the aligned job it becomes, run on
     stock io_uring: iomem_align=7 against the same job without it; 4K at
-    512-byte offsets (blockalign=512) against 8K aligned I/O, the window
-    fio-bounce actually moves (an RMW write against a plain 8K write). The
-    copy row runs copybench (fiob_copy at every distance 0..4095, 4K and
+    512-byte offsets (blockalign=512) with zero copy forced off
+    (bounce_zero_copy=0) against 8K aligned I/O, the window fio-bounce
+    actually moves. Zero-copy rows: the same 4K blockalign=512 reads and RMW
+    writes (an RMW write against a plain 8K write) with zero copy on, and
+    512-byte random reads against 4K aligned ones (fio#186's case), and
+    64K reads at blockalign=512 with and without zero copy against 68K
+    aligned reads (where the saved copy outweighs the pinning); they
+    also print the alignment amplification, fio-bounce's device bytes per
+    user byte from its counters (RMW reads count as reads). The copy row runs copybench (fiob_copy at every distance 0..4095, 4K and
     128K, both directions, against an aligned memcpy sampled next to it)
     --copy-runs times; a run's figure is its worst ratio over sizes and
     directions.
@@ -82,9 +88,10 @@ Method
     kernel workers and is in neither.
 
     Targets are per-row ratios: 1.00 for the foundation rows, 0.95 for the
-    memory-bounced 4K row, 0.90 for 128K memory-bounced and 8K-window reads,
-    0.80 for the copy; the RMW row and the fixedbufs row state their
-    figures without a target.
+    memory-bounced 4K row, 0.90 for 128K memory-bounced and copied 8K-window
+    reads, 1.00 for zero-copy 8K-window reads, 0.80 for the copy; the RMW
+    row, the 512-byte row and the fixedbufs row state their figures
+    without a target.
     Each row also gets a distribution-free 95% confidence interval for its
     median (order statistics; with 51 pairs, the 19th and 33rd ratios). The
     verdict: PASS if the median reaches the target; NOISE if it does not but
@@ -96,7 +103,8 @@ Method
     fio-bounce appends its counters to a bounce_stats file, checked after
     every run: aligned rows must pass through with nothing bounced, and each
     misaligned row must show its path (mem_bounced, window_reads or
-    rmw_writes > 0). A row whose path did not run, or whose fio-bounce runs
+    rmw_writes > 0; zero-copy rows zero_copy > 0 and bytes_copied == 0,
+    other rows zero_copy == 0). A row whose path did not run, or whose fio-bounce runs
     could not register their slots, is an error, not a result.
 
 Output

@@ -28,7 +28,7 @@ def summarize(pairs, key):
 DEFECT_BELOW = 0.97     # foundation rows: below this is a bug, not noise
 
 
-def verdict(ratio, target):
+def verdict(ratio, target, foundation=False):
     """PASS: median at or above target. NOISE: median below it, but the
     target is inside the median's 95% interval: this run cannot tell the
     row from the target. MISS: the whole interval is below the target;
@@ -40,7 +40,7 @@ def verdict(ratio, target):
     hi = ratio['ci95'][1] if ratio.get('ci95') else ratio['median']
     if hi >= target:
         return 'NOISE'
-    return 'DEFECT' if target >= 1.0 and hi < DEFECT_BELOW else 'MISS'
+    return 'DEFECT' if foundation and hi < DEFECT_BELOW else 'MISS'
 
 
 HEAD = (f'{"workload":42} {"io_uring":>10} {"fio-bounce":>10} {"ratio":>6} '
@@ -102,6 +102,15 @@ def print_report(res):
     for row in rows:
         if 'runs' in row:
             print(copy_detail(row))
+    amp = [(row['name'], row['amplification']) for row in rows
+           if any((row.get('amplification') or {}).values())]
+    if amp:
+        print('alignment amplification, fio-bounce device bytes per user '
+              'byte (RMW reads count as reads):')
+        for name, a in amp:
+            print(f'  {name:42} ' + ' '.join(
+                f'{d} {a[d]:.2f}' for d in ('read', 'write', 'rmw_read')
+                if a.get(d)))
     print(f'\nbelow target (the whole 95% interval): '
           f'{", ".join(res["misses"]) or "none"}')
     print(f'median below target, within this run\'s precision: '

@@ -149,7 +149,15 @@ def read_records(path):
 
 
 def check_path(wl, c):
-    """The I/O went the way the row claims, or the row is void."""
+    """The I/O went the way the row claims, or the row is void: zero-copy
+    rows copy nothing, the others never go zero copy."""
+    if wl.path == 'zero_copy':
+        if not c['zero_copy'] or c['bytes_copied']:
+            raise BenchError(f'zero copy did not carry the row: '
+                             f'zero_copy={c["zero_copy"]} '
+                             f'bytes_copied={c["bytes_copied"]}')
+    elif c.get('zero_copy'):
+        raise BenchError(f'a copy row went zero copy: {c}')
     if wl.path == 'passthrough':
         stray = {k: c[k] for k in BOUNCED if c[k]}
         if not c['passthrough'] or stray:
@@ -194,6 +202,22 @@ def pair(wl, ref, bnc, rec, i):
     return {'ref': ref, 'bounce': bnc, 'ratio': bnc['iops'] / ref['iops']}
 
 
+def amplification(pairs):
+    """fio-bounce's device bytes per user byte, each direction, over all
+    its runs of a row (None where it moved no user bytes that way)."""
+    tot = {}
+    for p in pairs:
+        for k, v in p['bounce'].get('counters', {}).items():
+            tot[k] = tot.get(k, 0) + v
+    amp = {d: (tot[f'device_bytes_{d}'] / tot[f'user_bytes_{d}']
+               if tot.get(f'user_bytes_{d}') else None)
+           for d in ('read', 'write')}
+    # A write-only row's device reads are all RMW reads: per user write byte.
+    if amp['write'] and not tot.get('user_bytes_read'):
+        amp['rmw_read'] = tot['device_bytes_read'] / tot['user_bytes_write']
+    return amp
+
+
 def run_workload(ctx, wl, npairs):
     pairs = run_pairs(ctx, wl, npairs)
     r = sorted(p['ratio'] for p in pairs)
@@ -209,7 +233,9 @@ def run_workload(ctx, wl, npairs):
             'unit': 'IOPS',
             'options': {s: fio_options(ctx, wl, s) for s in ('ref', 'bounce')},
             'expected_path': wl.path, 'pairs': pairs, 'median': med,
-            'ratio': ratio, 'result': verdict(ratio, wl.target)}
+            'amplification': amplification(pairs),
+            'ratio': ratio, 'result': verdict(ratio, wl.target,
+                                              wl.group == 'foundation')}
 
 
 # ---- copy microbenchmark ---------------------------------------------------
@@ -260,7 +286,8 @@ def engine_probe(ctx):
     out = ctx.tmp / 'probe.txt'
     run_fio(opts, out, extra=['--debug=io'])
     text = out.read_text(errors='replace')
-    found = {k: re.search(rf'{k}=(\S+)', text)
+    # \b: the file lines' zero_copy= must not pass for the init line's copy=.
+    found = {k: re.search(rf'\b{k}=(\S+)', text)
              for k in ('copy', 'registered')}
     return {k: m.group(1) if m else 'unknown' for k, m in found.items()}
 

@@ -46,6 +46,7 @@ struct fiob_data {
 	struct fiob_stats_file *stat_files;	/* names are our copies */
 	bool hipri_warned;
 	bool shared_warned;
+	int force_vec;		/* test hook: -1 probe, 0 or 1 the answer */
 };
 
 struct fiob_options {
@@ -55,6 +56,7 @@ struct fiob_options {
 	unsigned int bounce_align;
 	unsigned int bounce_mem_align;
 	unsigned int bounce_register;
+	unsigned int bounce_zero_copy;
 	char *bounce_stats;
 	unsigned int hipri;
 	unsigned int fixedbufs;
@@ -171,6 +173,10 @@ static struct fio_option options[] = {
 	FIOB_OPT(.name = "bounce_register", .lname = "Register bounce slots",
 		 .type = FIO_OPT_STR, .cb = fiob_register_cb, .def = "1",
 		 .help = "Register the bounce slots with io_uring, so bounced I/O is not pinned per I/O (best effort)"),
+	FIOB_OPT(.name = "bounce_zero_copy", .lname = "Bounce zero copy",
+		 .type = FIO_OPT_BOOL, .def = "1",
+		 .off1 = offsetof(struct fiob_options, bounce_zero_copy),
+		 .help = "Send misaligned I/O whose buffer meets the memory rule as one vectored transfer around the user buffer, without a copy, where the kernel takes it (probed per file)"),
 	FIOB_OPT(.name = "bounce_stats", .lname = "Bounce stats file",
 		 .type = FIO_OPT_STR_STORE,
 		 .off1 = offsetof(struct fiob_options, bounce_stats),
@@ -341,7 +347,7 @@ static int fiob_file_align(struct thread_data *td, struct fio_file *f,
 /* Record what @f runs with, for the statistics (fio frees its names first). */
 static int fiob_record_file(struct fiob_data *bd, struct fio_file *f,
 			    const struct fiob_align *in_force,
-			    enum fiob_align_src src)
+			    enum fiob_align_src src, enum fiob_vec vec)
 {
 	struct fiob_stats_file *sf = &bd->stat_files[f->fileno];
 	char *name = strdup(f->file_name);
@@ -352,7 +358,30 @@ static int fiob_record_file(struct fiob_data *bd, struct fio_file *f,
 	sf->name = name;
 	sf->align = *in_force;
 	sf->src = fiob_align_src_name(src);
+	sf->zero_copy = fiob_vec_name(vec);
 	return 0;
+}
+
+/*
+ * Whether @f's window I/O may go zero copy under the rule in force: probed
+ * once per open (fiob_probe_vec), unless there is nothing to gain, the job
+ * turned it off, or the test hook FIOB_TEST_ZERO_COPY_PROBE=0|1 (read at
+ * init) dictates the answer, as on a kernel that refuses such segments.
+ */
+static enum fiob_vec fiob_file_vec(struct thread_data *td, struct fio_file *f,
+				   const struct fiob_file_info *fi,
+				   const struct fiob_align *in_force)
+{
+	struct fiob_options *o = td->eo;
+	struct fiob_data *bd = td->io_ops_data;
+
+	if (!fi->direct || in_force->off <= in_force->mem)
+		return FIOB_VEC_NA;
+	if (!o->bounce_zero_copy)
+		return FIOB_VEC_OFF;
+	if (bd->force_vec >= 0)
+		return bd->force_vec ? FIOB_VEC_FORCED_YES : FIOB_VEC_FORCED_NO;
+	return fiob_probe_vec(f->fd, in_force);
 }
 
 /* At job end: the summary line (normal output only), then bounce_stats. */
@@ -401,6 +430,7 @@ static int fiob_init(struct thread_data *td)
 {
 	struct fiob_options *o = td->eo;
 	struct fiob_data *bd;
+	const char *hook;
 	unsigned int i;
 
 	/* A mismatched fio's thread_data is not ours to touch: only refuse. */
@@ -427,6 +457,9 @@ static int fiob_init(struct thread_data *td)
 		goto err;
 	for (i = 0; i < bd->nr_files; i++)
 		bd->fds[i] = -1;
+	hook = getenv("FIOB_TEST_ZERO_COPY_PROBE");
+	bd->force_vec = hook && (!strcmp(hook, "0") || !strcmp(hook, "1")) ?
+			atoi(hook) : -1;
 	return 0;
 err:
 	td_verror(td, ENOMEM, "fiob_init");
@@ -551,6 +584,7 @@ static int fiob_open_file(struct thread_data *td, struct fio_file *f)
 	struct fiob_file *cf;
 	struct fiob_file_info fi;
 	struct fiob_align in_force;
+	enum fiob_vec vec = FIOB_VEC_NA;
 	int ret;
 
 	if (!bd || !bd->core_up)
@@ -569,8 +603,10 @@ static int fiob_open_file(struct thread_data *td, struct fio_file *f)
 	ret = fiob_discover(f->fd, &fi);
 	if (!ret)
 		ret = fiob_file_align(td, f, &fi, &in_force);
-	if (!ret)
-		ret = fiob_record_file(bd, f, &in_force, fi.src);
+	if (!ret) {
+		vec = fiob_file_vec(td, f, &fi, &in_force);
+		ret = fiob_record_file(bd, f, &in_force, fi.src, vec);
+	}
 	if (ret) {
 		td_verror(td, -ret, "fiob_open_file");
 		goto err;
@@ -584,9 +620,11 @@ static int fiob_open_file(struct thread_data *td, struct fio_file *f)
 	cf->align = in_force;
 	cf->regular = fi.regular;
 	cf->size = fi.size;
+	cf->zero_copy = fiob_vec_ok(vec);
 	dprint(FD_IO, "fio-bounce: %s: needs off=%u mem=%u (%s), in force "
-	       "off=%u mem=%u\n", f->file_name, fi.need.off, fi.need.mem,
-	       fiob_align_src_name(fi.src), in_force.off, in_force.mem);
+	       "off=%u mem=%u zero_copy=%s\n", f->file_name, fi.need.off,
+	       fi.need.mem, fiob_align_src_name(fi.src), in_force.off,
+	       in_force.mem, fiob_vec_name(vec));
 	fiob_warn_shared(td, f, in_force.off);
 	return 0;
 err:

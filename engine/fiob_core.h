@@ -40,6 +40,7 @@ struct fiob_file {
 	int fixed;		/* registered file index, or -1 */
 	struct fiob_align align;	/* the rule in force */
 	bool regular;		/* a regular file: windows may cross EOF */
+	bool zero_copy;		/* window I/O may go vectored, uncopied */
 	uint64_t size;		/* regular files: the size as we know it */
 };
 
@@ -57,8 +58,11 @@ struct fiob_req {
 	uint8_t phase;
 	uint8_t pending;	/* CQEs outstanding in this phase */
 	uint8_t eof_excl;	/* window write crossing EOF: owns [win_off, inf) */
+	uint8_t zero_copy;	/* window I/O sent as iov[], copying nothing */
 	uint32_t rmw_got[FIOB_MAX_RMW_READS];
 	struct fiob_plan plan;
+	/* Zero copy: the main transfer's segments (read by the kernel). */
+	struct iovec iov[FIOB_MAX_IOV];
 };
 
 struct fiob_core_params {

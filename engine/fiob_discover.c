@@ -10,8 +10,10 @@
 #include <stdlib.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <string.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "fiob_discover.h"
@@ -170,4 +172,73 @@ int fiob_discover(int fd, struct fiob_file_info *fi)
 		fi->src = FIOB_SRC_DEFAULT;
 	}
 	return 0;
+}
+
+const char *fiob_vec_name(enum fiob_vec v)
+{
+	switch (v) {
+	case FIOB_VEC_NA:		return "n/a";
+	case FIOB_VEC_ACCEPTED:		return "accepted";
+	case FIOB_VEC_REFUSED:		return "refused";
+	case FIOB_VEC_UNPROVEN:		return "unproven";
+	case FIOB_VEC_OFF:		return "off";
+	case FIOB_VEC_FORCED_YES:	return "forced-yes";
+	case FIOB_VEC_FORCED_NO:	return "forced-no";
+	}
+	return "?";
+}
+
+/* Each segment holds its slice of @ref (poisoned first: bytes must come in). */
+static bool vec_matches(const struct iovec *iov, unsigned int nr,
+			const char *ref)
+{
+	size_t at = 0;
+	unsigned int i;
+
+	for (i = 0; i < nr; i++) {
+		if (memcmp(iov[i].iov_base, ref + at, iov[i].iov_len))
+			return false;
+		at += iov[i].iov_len;
+	}
+	return true;
+}
+
+enum fiob_vec fiob_probe_vec(int fd, const struct fiob_align *a)
+{
+	enum fiob_vec ret = FIOB_VEC_UNPROVEN;
+	size_t off = a->off, mem = a->mem;
+	size_t buf_align = off > PROBE_MAX ? off : PROBE_MAX;
+	struct iovec iov[3];
+	unsigned int nr = 0, i;
+	char *ref = NULL, *buf = NULL;
+	ssize_t n;
+
+	if (off <= mem)
+		return FIOB_VEC_NA;
+	if (posix_memalign((void **)&ref, buf_align, off) ||
+	    posix_memalign((void **)&buf, buf_align, 2 * off))
+		goto out;
+	/* What the first block holds: a read that is aligned every way. */
+	if (pread(fd, ref, off, 0) != (ssize_t)off)
+		goto out;
+	/*
+	 * The head and tail at buf (the slot), the middle at buf + off + mem
+	 * (the user buffer): every address and length a multiple of mem, and
+	 * neither the middle's address nor any length a multiple of off.
+	 */
+	iov[nr++] = (struct iovec){ buf, mem };
+	if (off > 2 * mem)
+		iov[nr++] = (struct iovec){ buf + off + mem, off - 2 * mem };
+	iov[nr++] = (struct iovec){ buf + mem, mem };
+	for (i = 0, n = 0; i < nr; n += (ssize_t)iov[i].iov_len, i++)
+		memset(iov[i].iov_base, ~ref[n], iov[i].iov_len);
+	n = preadv(fd, iov, (int)nr, 0);
+	if (n < 0 && errno != EINVAL)
+		goto out;	/* an I/O error proves nothing either way */
+	ret = n == (ssize_t)off && vec_matches(iov, nr, ref) ?
+	      FIOB_VEC_ACCEPTED : FIOB_VEC_REFUSED;
+out:
+	free(buf);
+	free(ref);
+	return ret;
 }

@@ -39,4 +39,36 @@ int fiob_discover(int fd, struct fiob_file_info *fi);
 
 const char *fiob_align_src_name(enum fiob_align_src src);
 
+/*
+ * May window I/O on this file go out as one vectored transfer of [bounce
+ * head, user buffer, bounce tail] whose segments meet only the memory rule
+ * (zero copy)? Only the kernel knows (notes: 6.18 takes it, kernels from
+ * 6.0 want block-multiple segment lengths), so it is probed.
+ */
+enum fiob_vec {
+	FIOB_VEC_NA = 0,	/* no use: buffered, or offsets need no more than memory */
+	FIOB_VEC_ACCEPTED,	/* the probe read came back whole and right */
+	FIOB_VEC_REFUSED,	/* the kernel refused it, or got it wrong */
+	FIOB_VEC_UNPROVEN,	/* no full first block to probe with (short file) */
+	FIOB_VEC_OFF,		/* bounce_zero_copy=0 */
+	FIOB_VEC_FORCED_YES,	/* the test hook's answer, not probed */
+	FIOB_VEC_FORCED_NO,
+};
+
+/*
+ * Probe once, with a read of the first @a->off bytes of O_DIRECT file @fd
+ * under rule @a, whether such segments are accepted: a readv of [mem]
+ * [off - 2 mem] [mem] bytes at memory-aligned, not offset-aligned, addresses
+ * must return the same bytes as a plain aligned read. Never ACCEPTED unless
+ * a->off > a->mem (otherwise a window's head is never a memory multiple).
+ */
+enum fiob_vec fiob_probe_vec(int fd, const struct fiob_align *a);
+
+const char *fiob_vec_name(enum fiob_vec v);
+
+static inline bool fiob_vec_ok(enum fiob_vec v)
+{
+	return v == FIOB_VEC_ACCEPTED || v == FIOB_VEC_FORCED_YES;
+}
+
 #endif

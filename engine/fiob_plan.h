@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/uio.h>
 
 #include "fiob_align.h"
 
@@ -25,6 +26,8 @@ enum fiob_kind {
 };
 
 #define FIOB_MAX_RMW_READS	2
+/* A zero-copy window transfer: [slot head] [user buffer] [slot tail]. */
+#define FIOB_MAX_IOV		3
 
 struct fiob_plan {
 	uint64_t win_off;	/* first byte of the aligned window */
@@ -89,6 +92,47 @@ static inline uint64_t fiob_user_bytes(const struct fiob_plan *p, uint64_t len,
 		return 0;
 	res -= p->head;
 	return res < len ? res : len;
+}
+
+/*
+ * Can window I/O @p of @len bytes at @addr skip the copy, on a target whose
+ * kernel takes vectored O_DIRECT segments that meet only the memory rule
+ * (fiob_probe_vec)? Only if every segment does: the head (user offset -
+ * window start), the user buffer's address and length, and so the tail
+ * (the window is a multiple of a->off, itself a multiple of a->mem).
+ */
+static inline bool fiob_plan_zero_copy(const struct fiob_plan *p,
+				       const struct fiob_align *a,
+				       uintptr_t addr, uint64_t len)
+{
+	return p->kind == FIOB_KIND_WINDOW &&
+	       !(((uint64_t)addr | len | p->head) & (a->mem - 1));
+}
+
+/*
+ * The segments of zero-copy window transfer @p: the slot's bytes before the
+ * user's, the user buffer @buf of @len bytes, the slot's bytes after it;
+ * empty segments are left out. A write's head and tail sit at their window
+ * positions in @slot, where its RMW reads put the old bytes. A read throws
+ * them away, so its tail follows its head at the slot's start: a 4 KiB read
+ * in an 8 KiB window then touches one slot page, not two (the kernel pins
+ * every page of a READV). Returns how many of @iov it filled.
+ */
+static inline unsigned int fiob_plan_iov(const struct fiob_plan *p,
+					 bool is_write, char *slot, void *buf,
+					 uint64_t len,
+					 struct iovec iov[FIOB_MAX_IOV])
+{
+	uint64_t tail = p->win_len - p->head - len;
+	unsigned int n = 0;
+
+	if (p->head)
+		iov[n++] = (struct iovec){ slot, p->head };
+	iov[n++] = (struct iovec){ buf, len };
+	if (tail)
+		iov[n++] = (struct iovec){ slot + p->head + (is_write ? len : 0),
+					   tail };
+	return n;
 }
 
 /*

@@ -45,6 +45,24 @@ static inline bool prep_rw(struct fiob_core *c, const struct fiob_file *f,
 				 len, buf_index);
 }
 
+/*
+ * Request @id's zero-copy window transfer: one READV/WRITEV of [slot head,
+ * user buffer, slot tail] (fiob_plan_iov), from storage the request owns.
+ */
+static bool prep_zero_copy(struct fiob_core *c, uint32_t id)
+{
+	struct fiob_req *r = &c->reqs[id];
+	const struct fiob_file *f = &c->files[r->file];
+	bool write = r->op == FIOB_OP_WRITE;
+	unsigned int nr = fiob_plan_iov(&r->plan, write,
+					fiob_slot_addr(&c->slots, r->slot),
+					r->buf, r->len, r->iov);
+
+	return fiob_ring_prep_rwv(&c->ring, f->fixed >= 0 ? f->fixed : f->fd,
+				  f->fixed >= 0, id, 0, write, r->iov, nr,
+				  r->plan.win_off);
+}
+
 static bool prep_sync(struct fiob_core *c, uint32_t id)
 {
 	const struct fiob_req *r = &c->reqs[id];
@@ -86,7 +104,10 @@ static inline void finish_unless_pending(struct fiob_core *c,
 		finish(c, id);
 }
 
-/* The main transfer: user memory for PASS, the slot's window otherwise. */
+/*
+ * The main transfer: user memory for PASS, the user buffer between the
+ * slot's head and tail for zero copy, the slot's window otherwise.
+ */
 static void prep_main(struct fiob_core *c, uint32_t id)
 {
 	struct fiob_req *r = &c->reqs[id];
@@ -101,6 +122,8 @@ static void prep_main(struct fiob_core *c, uint32_t id)
 	else if (r->plan.kind == FIOB_KIND_PASS)
 		ok = prep_rw(c, f, id, 0, write, r->buf, r->off,
 			     (uint32_t)r->len, user_buf_index(c, id));
+	else if (r->zero_copy)
+		ok = prep_zero_copy(c, id);
 	else
 		ok = prep_rw(c, f, id, 0, write,
 			     fiob_slot_addr(&c->slots, r->slot),
@@ -110,20 +133,31 @@ static void prep_main(struct fiob_core *c, uint32_t id)
 	finish_unless_pending(c, r, id);
 }
 
-/* A write's user bytes into its slot, at their place in the window. */
+/*
+ * A write's user bytes into its slot, at their place in the window; nothing
+ * for zero copy, where the user buffer itself goes out between the slot's
+ * head and tail.
+ */
 static void copy_in(struct fiob_core *c, struct fiob_req *r)
 {
 	char *slot = fiob_slot_addr(&c->slots, r->slot);
 
+	if (r->zero_copy)
+		return;
 	fiob_copy(slot + r->plan.head, r->buf, r->len);
 	c->stats.bytes_copied += r->len;
 }
 
-/* A read's r->done user bytes out of its slot (head is 0 without a window). */
+/*
+ * A read's r->done user bytes out of its slot (head is 0 without a window);
+ * with zero copy they are in the user buffer already.
+ */
 static void copy_out(struct fiob_core *c, struct fiob_req *r)
 {
 	char *slot = fiob_slot_addr(&c->slots, r->slot);
 
+	if (r->zero_copy)
+		return;
 	fiob_copy(r->buf, slot + r->plan.head, r->done);
 	c->stats.bytes_copied += r->done;
 }
@@ -162,6 +196,23 @@ static void start(struct fiob_core *c, uint32_t id)
 	finish_unless_pending(c, r, id);
 }
 
+/*
+ * Bytes a transfer moved on the device and for the user, per direction
+ * (the device's: RMW reads count as reads). Their ratio is the alignment
+ * amplification.
+ */
+static inline void count_bytes(struct fiob_core *c, bool write,
+			       uint64_t device, uint64_t user)
+{
+	if (write) {
+		c->stats.device_bytes_write += device;
+		c->stats.user_bytes_write += user;
+	} else {
+		c->stats.device_bytes_read += device;
+		c->stats.user_bytes_read += user;
+	}
+}
+
 /* ---- accepting requests -------------------------------------------- */
 
 static void count_kind(struct fiob_core *c, const struct fiob_req *r)
@@ -182,6 +233,8 @@ static void count_kind(struct fiob_core *c, const struct fiob_req *r)
 			c->stats.rmw_writes++;
 		else
 			c->stats.window_reads++;
+		if (r->zero_copy)
+			c->stats.zero_copy++;
 	}
 }
 
@@ -283,6 +336,7 @@ int fiob_req_queue(struct fiob_core *c, uint32_t id, void *owner,
 	r->done = 0;
 	r->err = 0;
 	r->pending = 0;
+	r->zero_copy = 0;
 	if (op == FIOB_OP_READ || op == FIOB_OP_WRITE) {
 		kind = fiob_classify(&f->align, c->p.mode, off, len,
 				     (uintptr_t)buf);
@@ -290,6 +344,10 @@ int fiob_req_queue(struct fiob_core *c, uint32_t id, void *owner,
 			return queue_direct(c, r, id, f, kind);
 	}
 	fiob_plan(&r->plan, &f->align, kind, off, len, op == FIOB_OP_WRITE);
+	/* bounce=always measures the copy: it keeps copying. */
+	r->zero_copy = f->zero_copy && c->p.mode == FIOB_MODE_AUTO &&
+		       fiob_plan_zero_copy(&r->plan, &f->align, (uintptr_t)buf,
+					   len);
 
 	if (kind != FIOB_KIND_PASS) {
 		int ret = take_slot(c, r, r->plan.win_len);
@@ -381,6 +439,7 @@ static void rmw_read_done(struct fiob_core *c, uint32_t id, unsigned int tag,
 			r->err = res;
 	} else {
 		r->rmw_got[tag] = (uint32_t)res;
+		count_bytes(c, false, (uint64_t)res, 0);
 	}
 	if (--r->pending)
 		return;
@@ -426,7 +485,9 @@ static void main_done(struct fiob_core *c, uint32_t id, int res)
 		finish(c, id);
 		return;
 	}
+	/* Zero copy or not, the window's bytes come in order: head first. */
 	r->done = fiob_user_bytes(&r->plan, r->len, (uint64_t)res);
+	count_bytes(c, r->op == FIOB_OP_WRITE, (uint64_t)res, r->done);
 	if (r->done < r->len)
 		c->stats.short_done++;
 	if (r->op == FIOB_OP_READ && r->plan.kind != FIOB_KIND_PASS && r->done)
@@ -451,6 +512,7 @@ static inline void direct_done(struct fiob_core *c, struct fiob_req *r,
 		r->err = res;
 	} else {
 		r->done = (uint64_t)res < r->len ? (uint64_t)res : r->len;
+		count_bytes(c, r->op == FIOB_OP_WRITE, r->done, r->done);
 		if (r->done < r->len)
 			c->stats.short_done++;
 		if (r->op == FIOB_OP_WRITE) {

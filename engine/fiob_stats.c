@@ -129,13 +129,24 @@ static void put_text_string(struct out *o, const char *str)
 	X(passthrough, pass) X(mem_bounced, mem) X(window_reads, winread)	\
 	X(rmw_writes, rmw) X(rmw_reads, rmw_reads)			\
 	X(bytes_copied, copied) X(waits, waits) X(ring_empty, ring_empty) \
-	X(short_done, short) X(syncs, syncs) X(eof_trims, eof_trims)
+	X(short_done, short) X(syncs, syncs) X(eof_trims, eof_trims)	\
+	X(zero_copy, zero_copy)						\
+	X(device_bytes_read, device_read) X(user_bytes_read, user_read)	\
+	X(device_bytes_write, device_write) X(user_bytes_write, user_write)
 
 #define COUNT_ONE(name, label) + 1
 _Static_assert(sizeof(struct fiob_stats) ==
 	       (0 COUNTERS(COUNT_ONE)) * sizeof(uint64_t),
 	       "COUNTERS must name every field of struct fiob_stats");
 #undef COUNT_ONE
+
+/* " amp_<dir>=device/user" to two places, when fio moved bytes that way. */
+static void put_amplification(struct out *o, const char *dir, uint64_t device,
+			      uint64_t user)
+{
+	if (user)
+		put(o, " amp_%s=%.2f", dir, (double)device / (double)user);
+}
 
 int fiob_stats_line(char *buf, size_t len, const struct fiob_stats_ctx *ctx,
 		    const struct fiob_stats *s)
@@ -151,12 +162,16 @@ int fiob_stats_line(char *buf, size_t len, const struct fiob_stats_ctx *ctx,
 #define X(name, label) put(&o, " " #label "=%" PRIu64, s->name);
 	COUNTERS(X)
 #undef X
+	put_amplification(&o, "read", s->device_bytes_read, s->user_bytes_read);
+	put_amplification(&o, "write", s->device_bytes_write,
+			  s->user_bytes_write);
 	for (i = 0; i < ctx->nr_files; i++) {
 		const struct fiob_stats_file *f = &ctx->files[i];
 
 		put(&o, " align[");
 		put_text_string(&o, f->name);
-		put(&o, "]=%u/%u(%s)", f->align.off, f->align.mem, f->src);
+		put(&o, "]=%u/%u(%s,zero_copy=%s)", f->align.off, f->align.mem,
+		    f->src, f->zero_copy ? f->zero_copy : "?");
 	}
 	return (int)o.pos;
 }
@@ -185,6 +200,8 @@ int fiob_stats_json(char *buf, size_t len, const struct fiob_stats_ctx *ctx,
 		put(&o, ",\"off_align\":%u,\"mem_align\":%u,\"source\":",
 		    f->align.off, f->align.mem);
 		put_json_string(&o, f->src);
+		put(&o, ",\"zero_copy\":");
+		put_json_string(&o, f->zero_copy ? f->zero_copy : "?");
 		put(&o, "}");
 	}
 	put(&o, "],\"counters\":{");

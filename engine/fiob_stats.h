@@ -23,6 +23,16 @@ struct fiob_stats {
 	uint64_t short_done;	/* completions with fewer bytes than asked */
 	uint64_t syncs;		/* fsync and fdatasync */
 	uint64_t eof_trims;	/* windows past EOF cut back to the user end */
+	uint64_t zero_copy;	/* window I/O done without a copy (vectored) */
+	/*
+	 * Bytes per direction, on the device (window transfers, RMW reads
+	 * counted as reads) and as fio asked: their ratio is the alignment
+	 * amplification.
+	 */
+	uint64_t device_bytes_read;
+	uint64_t device_bytes_write;
+	uint64_t user_bytes_read;
+	uint64_t user_bytes_write;
 };
 
 /* What the job ran with, for the records. */
@@ -30,6 +40,7 @@ struct fiob_stats_file {
 	const char *name;
 	struct fiob_align align;	/* in force */
 	const char *src;		/* where it came from */
+	const char *zero_copy;		/* the vectored probe's answer */
 };
 
 struct fiob_stats_ctx {

@@ -115,6 +115,20 @@ static inline struct io_uring_sqe *fiob_ring_get_sqe(struct fiob_ring *r)
 	return sqe ? sqe : fiob_ring_wait_sqe(r);
 }
 
+/* What every read and write SQE carries: file, NOWAIT, ioprio, the tag. */
+static inline void fiob_ring_sqe_common(const struct fiob_ring *r,
+					struct io_uring_sqe *sqe,
+					bool fixed_file, uint32_t id,
+					unsigned int part)
+{
+	if (fixed_file)
+		sqe->flags |= IOSQE_FIXED_FILE;
+	if (r->nowait)
+		sqe->rw_flags |= RWF_NOWAIT;
+	sqe->ioprio = r->ioprio;
+	io_uring_sqe_set_data64(sqe, fiob_ring_tag(id, part));
+}
+
 /*
  * Prepare one read or write of @len bytes at @addr, file offset @off, on
  * descriptor @fd (a registered file index when @fixed_file), from the
@@ -136,12 +150,31 @@ static inline bool fiob_ring_prep_rw(struct fiob_ring *r, int fd,
 			 sqe, fd, addr, len, off);
 	if (buf_index >= 0)
 		sqe->buf_index = (uint16_t)buf_index;
-	if (fixed_file)
-		sqe->flags |= IOSQE_FIXED_FILE;
-	if (r->nowait)
-		sqe->rw_flags |= RWF_NOWAIT;
-	sqe->ioprio = r->ioprio;
-	io_uring_sqe_set_data64(sqe, fiob_ring_tag(id, part));
+	fiob_ring_sqe_common(r, sqe, fixed_file, id, part);
+	return true;
+}
+
+/*
+ * Prepare one vectored read or write of the @nr segments @iov at file
+ * offset @off, like fiob_ring_prep_rw(). @iov must stay put until the CQE.
+ * Always plain READV/WRITEV: the fixed forms (IORING_OP_READV_FIXED, kernel
+ * 6.15+) need every segment inside the one registered buffer they name, and
+ * the segments here mix a bounce slot with the caller's memory (checked on
+ * 6.18: such a READV_FIXED fails with EFAULT).
+ */
+static inline bool fiob_ring_prep_rwv(struct fiob_ring *r, int fd,
+				      bool fixed_file, uint32_t id,
+				      unsigned int part, bool write,
+				      const struct iovec *iov, unsigned int nr,
+				      uint64_t off)
+{
+	struct io_uring_sqe *sqe = fiob_ring_get_sqe(r);
+
+	if (!sqe)
+		return false;
+	io_uring_prep_rw(write ? IORING_OP_WRITEV : IORING_OP_READV, sqe, fd,
+			 iov, nr, off);
+	fiob_ring_sqe_common(r, sqe, fixed_file, id, part);
 	return true;
 }
 

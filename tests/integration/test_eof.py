@@ -35,16 +35,18 @@ def first_diff(a, b):
     return None if len(a) == len(b) else n
 
 
-def differential(ctx, mnt, job, initial=None, what='the job'):
-    """Run @job with fio-bounce direct=1 on MNT/bounce.bin and with io_uring
-    direct=0 on MNT/ref.bin, both starting as @initial (None: absent).
+def differential(ctx, mnt, job, initial=None, what='the job', bounce_opts=()):
+    """Run @job with fio-bounce direct=1 (plus @bounce_opts) on
+    MNT/bounce.bin and with io_uring direct=0 on MNT/ref.bin, both starting
+    as @initial (None: absent).
     Returns (fio-bounce result, final bytes); fails if the files differ."""
     paths = {e: os.path.join(mnt, f'{e}.bin') for e in ('bounce', 'ref')}
     if initial is not None:
         for p in paths.values():
             write_file(p, initial)
     rb = expect_ok(fio(ctx, [f'filename={paths["bounce"]}', 'direct=1',
-                             *job, *DETERMINISTIC]), f'{what} (fio-bounce)')
+                             *job, *DETERMINISTIC, *bounce_opts]),
+                   f'{what} (fio-bounce)')
     expect_ok(fio(ctx, [f'filename={paths["ref"]}', 'direct=0', *job,
                         *DETERMINISTIC], engine='io_uring'),
               f'{what} (io_uring, buffered)')
@@ -85,52 +87,105 @@ def read_window_past_eof_verifies(ctx):
           f'read {r.jobs()[0]["read"]["io_bytes"]} bytes, expected {size}')
 
 
-@test('reads that cross or start past EOF of a 10000-byte file return the '
-      'same byte counts through fio-bounce direct=1 as buffered io_uring, '
-      'and the file is untouched', timeout=60)
-def read_past_eof_short_like_buffered(ctx):
-    mnt = ext4_dir(ctx)
-    path = os.path.join(mnt, 'data.bin')
-    data = os.urandom(10000)
-    write_file(path, data)
-    # (offset, length): user range inside, crossing, at and past EOF.
-    reads = [(8000, 1000), (8000, 4000), (9500, 1000), (9999, 2),
-             (10000, 100), (12000, 1000), (0, 3000), (4000, 6000)]
-    log = iolog(ctx, path, 'read', reads)
-    expected = sum(max(0, min(off + ln, len(data)) - off) for off, ln in reads)
-    res = {}
-    for engine, direct in (('bounce', 1), ('io_uring', 0)):
-        r = expect_ok(fio(ctx, [f'read_iolog={log}', f'direct={direct}'],
-                          engine=engine), f'{engine} direct={direct}')
-        rd = r.jobs()[0]['read']
-        res[engine] = (rd['io_bytes'], rd['total_ios'], rd['short_ios'])
-        if engine == 'bounce':
-            c = r.counters()
-            check(c.get('window_reads') == len(reads),
-                  f'not every read went through a window: {c}')
-            check(c.get('short_done', 0) > 0, f'no short read counted: {c}')
-    check(res['bounce'] == res['io_uring'],
-          f'(io_bytes, ios, short) fio-bounce {res["bounce"]} != buffered '
-          f'{res["io_uring"]}')
-    check(res['bounce'][0] == expected,
-          f'read {res["bounce"][0]} bytes, a buffered read gets {expected}')
-    check(open(path, 'rb').read() == data, 'the reads changed the file')
+# (offset, length): user range inside, crossing, at and past EOF. The
+# 512-granular set goes zero copy on a 4096-byte rule: its window reads come
+# back short inside the user part (9216+784, 9728+272), inside the head
+# (10240: head 2048, 1808 bytes read) and past the window.
+EOF_READS = {
+    'copy': [(8000, 1000), (8000, 4000), (9500, 1000), (9999, 2),
+             (10000, 100), (12000, 1000), (0, 3000), (4000, 6000)],
+    'zero_copy': [(9216, 1024), (9728, 512), (10240, 512), (12288, 512),
+                  (8704, 512), (512, 3072), (3584, 6656), (7680, 4096)],
+}
 
 
-@test('random 1000-byte writes over a 1001500-byte file (windows at the end '
-      'run past EOF) leave exactly the bytes and st_size a buffered write '
-      'leaves, with EOF trims', timeout=120)
-def randwrite_near_eof_matches_buffered(ctx):
-    mnt = ext4_dir(ctx)
-    initial = os.urandom(1001500)
-    rb, final = differential(ctx, mnt, ['rw=randwrite', 'bs=1000',
-                                        'iodepth=8'], initial,
-                             'randwrite near EOF')
-    c = rb.counters()
-    check(c.get('eof_trims', 0) > 0, f'no window ran past EOF: {c}')
-    check(c.get('rmw_writes') == 1001, f'expected 1001 RMW writes: {c}')
-    check(final[1001000:] == initial[1001000:],
-          'the 500 bytes past the last written block changed')
+def _eof_read_test(kind, zc):
+    def fn(ctx):
+        mnt = ext4_dir(ctx)
+        path = os.path.join(mnt, 'data.bin')
+        data = os.urandom(10000)
+        write_file(path, data)
+        reads = EOF_READS[kind]
+        log = iolog(ctx, path, 'read', reads)
+        expected = sum(max(0, min(off + ln, len(data)) - off)
+                       for off, ln in reads)
+        res = {}
+        for engine, direct in (('bounce', 1), ('io_uring', 0)):
+            opts = [f'read_iolog={log}', f'direct={direct}']
+            if engine == 'bounce' and not zc:
+                opts.append('bounce_zero_copy=0')
+            r = expect_ok(fio(ctx, opts, engine=engine),
+                          f'{engine} direct={direct}')
+            rd = r.jobs()[0]['read']
+            res[engine] = (rd['io_bytes'], rd['total_ios'], rd['short_ios'])
+            if engine == 'bounce':
+                check_bounced_reads(r.counters(), len(reads),
+                                    kind == 'zero_copy' and zc)
+        check(res['bounce'] == res['io_uring'],
+              f'(io_bytes, ios, short) fio-bounce {res["bounce"]} != '
+              f'buffered {res["io_uring"]}')
+        check(res['bounce'][0] == expected,
+              f'read {res["bounce"][0]} bytes, a buffered read gets '
+              f'{expected}')
+        check(open(path, 'rb').read() == data, 'the reads changed the file')
+    fn.__name__ = (f'read_past_eof_short_like_buffered_{kind}' +
+                   ('' if zc else '_zc0'))
+    return fn
+
+
+def check_bounced_reads(c, nr, zc):
+    check(c.get('window_reads') == nr,
+          f'not every read went through a window: {c}')
+    check(c.get('short_done', 0) > 0, f'no short read counted: {c}')
+    if zc:
+        check(c['zero_copy'] == nr and c['bytes_copied'] == 0,
+              f'the 512-granular reads did not all go zero copy: {c}')
+    else:
+        check(c['zero_copy'] == 0, f'zero copy ran: {c}')
+
+
+for _kind, _zc in (('copy', True), ('zero_copy', True), ('zero_copy', False)):
+    test('reads that cross or start past EOF of a 10000-byte file return '
+         'the same byte counts through fio-bounce direct=1 as buffered '
+         'io_uring, and the file is untouched'
+         + {('copy', True): ' (1000-byte granular: copied)',
+            ('zero_copy', True): ' (512-byte granular: zero copy, windows '
+            'ending inside the head and inside the user part)',
+            ('zero_copy', False): ' (512-byte granular, '
+            'bounce_zero_copy=0)'}[(_kind, _zc)],
+         timeout=60)(_eof_read_test(_kind, _zc))
+
+
+def _near_eof_test(bs, zc):
+    def fn(ctx):
+        mnt = ext4_dir(ctx)
+        initial = os.urandom(1001500)
+        job = ['rw=randwrite', f'bs={bs}', 'iodepth=8']
+        rb, final = differential(ctx, mnt, job, initial, 'randwrite near EOF',
+                                 [] if zc else ['bounce_zero_copy=0'])
+        c = rb.counters()
+        nr = len(initial) // bs
+        check(c.get('eof_trims', 0) > 0, f'no window ran past EOF: {c}')
+        check(c.get('rmw_writes') == nr, f'expected {nr} RMW writes: {c}')
+        want_zc = nr if bs % 512 == 0 and zc else 0
+        check(c['zero_copy'] == want_zc,
+              f'expected {want_zc} zero-copy writes: {c}')
+        check(final[nr * bs:] == initial[nr * bs:],
+              f'the {len(initial) - nr * bs} bytes past the last written '
+              f'block changed')
+    fn.__name__ = (f'randwrite_near_eof_matches_buffered_bs{bs}' +
+                   ('' if zc else '_zc0'))
+    return fn
+
+
+for _bs, _zc in ((1000, True), (512, True), (512, False)):
+    test(f'random {_bs}-byte writes over a 1001500-byte file (windows at the '
+         f'end run past EOF) leave exactly the bytes and st_size a buffered '
+         f'write leaves, with EOF trims'
+         + ('' if _bs % 512 else ', zero copy ' + (
+             'on (RMW tail reads short past EOF, writev of the zeroed tail)'
+             if _zc else 'forced off')),
+         timeout=120)(_near_eof_test(_bs, _zc))
 
 
 def _extend(rw, extra, nr_rmw, min_bs=1000):

@@ -43,6 +43,11 @@ regular file, psync and io_uring, so they are fio's and not the engine's):
    are window I/Os anyway).
  - iodepth=64 with bs=65537 and 4 MiB: fewer I/Os than the depth (63); fio
    runs it fine, the whole job is in flight at once.
+
+Zero copy: every combination runs with it on (the default), and those where
+it can apply (expected_zero_copy: a 4Kn target, 512-multiple lengths and
+buffers) run again with bounce_zero_copy=0, the copy path. Elsewhere the
+option changes nothing, which the first run proves (zero_copy == 0).
 """
 import itertools
 import mmap
@@ -145,6 +150,22 @@ def expected_kind(c):
     return 'pass'
 
 
+def expected_zero_copy(c):
+    """Which bounced I/O of the combo goes out vectored without a copy:
+    'all' (every window I/O), 'some' (offsets or lengths only sometimes on
+    the 512-byte grid) or 'none' (no segment can meet the memory rule)."""
+    off_align, mem_align = ALIGN[c['target']]
+    if expected_kind(c) != 'window' or off_align <= mem_align or \
+            c['mem'] % mem_align:
+        return 'none'
+    if c['bs'] == 'range':
+        return 'some'       # bs_unaligned lengths at multiples of 1000
+    if min_bs(c) % mem_align:
+        return 'none'
+    ba = blockalign(c) or min_bs(c)
+    return 'all' if ba % mem_align == 0 else 'some'
+
+
 def combo_name(i, c):
     return (f"m{i:03d}_{c['rw']}_bs{c['bs']}_mem{c['mem']}_ba{c['ba']}"
             f"_qd{c['qd']}_{c['target']}_{c['verify']}")
@@ -209,6 +230,23 @@ def check_paths(c, r):
               f'fully aligned I/O on {where} was bounced: {cnt}')
 
 
+def check_zero_copy(c, r, zc):
+    """Zero copy ran exactly where it can, and only with it on."""
+    cnt = r.counters()
+    windowed = cnt.get('rmw_writes', 0) + cnt.get('window_reads', 0)
+    want = expected_zero_copy(c) if zc else 'none'
+    if want == 'none':
+        check(cnt['zero_copy'] == 0, f'zero copy ran where it cannot '
+              f'(bounce_zero_copy={int(zc)}): {cnt}')
+        if windowed:
+            check(cnt['bytes_copied'] > 0, f'window I/O copied nothing '
+                  f'without zero copy: {cnt}')
+    elif want == 'all':
+        check(cnt['zero_copy'] == windowed and cnt['bytes_copied'] == 0,
+              f'every window I/O should go zero copy and copy nothing: '
+              f'{cnt}')
+
+
 def check_verified(c, r):
     """fio really read back a good part of what it wrote (verify ran)."""
     job = r.jobs()[0]
@@ -234,15 +272,17 @@ def stock_subset(combos):
     return pick
 
 
-def _combo_test(i, c, stock):
+def _combo_test(i, c, stock, zc=True):
     def fn(ctx):
         target = make_target(ctx, c['target'])
         args = job_args(c, target, 1000 + i)
-        r = fio(ctx, args, timeout=150)
+        r = fio(ctx, args + ([] if zc else ['bounce_zero_copy=0']),
+                timeout=150)
         if r.rc != 0 or any(r.errors()):
             raise Fail(f'the job failed ({mismatches(r)} verify mismatch '
                        f'lines): errors={r.errors()}; {r.describe()}')
         check_paths(c, r)
+        check_zero_copy(c, r, zc)
         check_verified(c, r)
         if stock:
             s = fio(ctx, args, engine='io_uring', timeout=60)
@@ -250,11 +290,11 @@ def _combo_test(i, c, stock):
                 expect_ok(s, 'the aligned job on stock io_uring')
             else:
                 expect_error(s, EINVAL, 'the same job on stock io_uring')
-    fn.__name__ = combo_name(i, c)
+    fn.__name__ = combo_name(i, c) + ('' if zc else '_zc0')
     return fn
 
 
-def _proves(c, stock):
+def _proves(c, stock, zc=True):
     kind = expected_kind(c)
     bs = (f'bsrange={BSRANGE[0]}-{BSRANGE[1]},bs_unaligned'
           if c['bs'] == 'range' else f"bs={c['bs']}")
@@ -267,17 +307,40 @@ def _proves(c, stock):
     text = (f"{c['rw']} {bs} iomem_align={c['mem']} blockalign={c['ba']} "
             f"QD{c['qd']} on {c['target']} passes {c['verify']} verify "
             f"with 0 mismatches, {path}")
+    zero = expected_zero_copy(c)
+    if not zc:
+        text += '; with bounce_zero_copy=0 no I/O goes zero copy'
+    elif zero == 'all':
+        text += '; every window I/O goes zero copy, 0 bytes copied'
+    elif zero == 'none':
+        text += '; no I/O can go zero copy, none does'
     if stock:
         text += ('; stock io_uring fails the same job with EINVAL'
                  if kind != 'pass' else '; stock io_uring runs it too')
     return text
 
 
+def zero_copy_combos():
+    """Combinations the design rarely draws where every window I/O can go
+    zero copy (512-byte multiples at 512-aligned buffers and offsets on a
+    4096-byte rule): both 4Kn targets, random writes and mixed I/O, 512
+    bytes and 4 KiB, run as the matrix runs them (numbered after it)."""
+    verify = itertools.cycle(AXES['verify'])
+    qd = itertools.cycle([1, 8, 64])
+    return [{'bs': bs, 'mem': 0, 'ba': '512', 'rw': rw, 'qd': next(qd),
+             'target': t, 'verify': next(verify)}
+            for t in ('loop4k', 'ext4') for rw in ('randwrite', 'randrw')
+            for bs in ('512', '4096')]
+
+
 COMBOS = design()
 _STOCK = stock_subset(COMBOS)
-for _i, _c in enumerate(COMBOS):
-    test(_proves(_c, _i in _STOCK), timeout=180)(
-        _combo_test(_i, _c, _i in _STOCK))
+for _i, _c in enumerate(COMBOS + zero_copy_combos()):
+    _stock = _i in _STOCK or _i == len(COMBOS)
+    test(_proves(_c, _stock), timeout=180)(_combo_test(_i, _c, _stock))
+    if expected_zero_copy(_c) != 'none':
+        test(_proves(_c, False, zc=False), timeout=180)(
+            _combo_test(_i, _c, False, zc=False))
 
 
 @test(f'the matrix is a covering design: {COUNT} combinations, every '

@@ -91,9 +91,15 @@ def diff_offsets(a, b, limit=6):
 # ---- the differential RMW-race tests ------------------------------------
 
 # The reference engine: stock io_uring, buffered, same depth and seeds.
-RACE_JOB = ['rw=randwrite', 'bs=1000', 'iodepth=64', 'randseed=4242',
-            'size=4M', 'offset=1500', 'refill_buffers=1',
-            'scramble_buffers=0']
+RACE_JOB = ['rw=randwrite', 'iodepth=64', 'randseed=4242',
+            'size=4M', 'refill_buffers=1', 'scramble_buffers=0']
+
+
+def race_job(bs):
+    """RACE_JOB at @bs: 1000-byte writes from offset 1500 (never aligned,
+    always copied); 512-byte writes from 1536, on the 512-byte grid, so
+    they can go zero copy."""
+    return [*RACE_JOB, f'bs={bs}', f'offset={1500 if bs % 512 else 1536}']
 # Misaligned and aligned writes in one ring: offsets at 512 multiples, so a
 # 4 KiB or 16 KiB write is aligned one time in eight, 512/1000-byte writes
 # never are (4096-byte blocks); the random map keeps writes from
@@ -114,14 +120,16 @@ def buffered_image(ctx, job, engine='io_uring'):
     return img
 
 
-def differential(ctx, job):
-    """Run @job on a 4Kn loop device through fio-bounce (direct=1) and on a
-    regular file through buffered stock io_uring; the images must match
-    byte for byte over the whole device, written range and beyond."""
+def differential(ctx, job, zc=True):
+    """Run @job on a 4Kn loop device through fio-bounce (direct=1, zero
+    copy on or forced off) and on a regular file through buffered stock
+    io_uring; the images must match byte for byte over the whole device,
+    written range and beyond."""
     pattern = sector_pattern(DEV_SIZE)
     dev = targets.loop(ctx, 4096, DEV_SIZE)
     write_image(dev, pattern)
-    r = expect_ok(fio(ctx, [f'filename={dev}', 'direct=1', *job]),
+    r = expect_ok(fio(ctx, [f'filename={dev}', 'direct=1', *job,
+                            *([] if zc else ['bounce_zero_copy=0'])]),
                   'fio-bounce on the 4Kn device')
     got = read_direct(dev, DEV_SIZE)
     ref = buffered_image(ctx, job)
@@ -140,34 +148,67 @@ def differential(ctx, job):
       'the same iodepth and seeds write identical images: the reference '
       'the differential tests compare against is deterministic', timeout=120)
 def differential_reference_is_deterministic(ctx):
-    for job in (RACE_JOB, MIXED_JOB):
+    for job in (race_job(1000), race_job(512), MIXED_JOB):
         a = buffered_image(ctx, job, 'io_uring')
         b = buffered_image(ctx, job, 'libaio')
         check(a == b, f'two buffered runs of {job} differ at '
               f'{diff_offsets(a, b)}: the reference is not deterministic')
 
 
-@test('randwrite bs=1000 at QD64 on a 4Kn device (neighbouring writes share '
-      'blocks, never bytes) leaves exactly the image buffered io_uring '
-      'leaves on a regular file: no RMW race loses a neighbour\'s bytes',
-      timeout=180)
-def differential_rmw_race(ctx):
-    c = differential(ctx, RACE_JOB)
-    check(c['rmw_writes'] > 0, f'no read-modify-write happened: {c}')
-    check(c['waits'] > 0, f'no write ever waited for a neighbour sharing its '
-          f'block, so the race was not exercised: {c}')
+def check_zero_copy_ran(c, zc, what):
+    """Zero copy wrote some of the RMW writes iff it was on."""
+    if zc:
+        check(c['zero_copy'] > 0, f'{what}: no write went zero copy: {c}')
+    else:
+        check(c['zero_copy'] == 0, f'{what}: zero copy ran although '
+              f'bounce_zero_copy=0: {c}')
 
 
-@test('a QD64 randwrite mixing misaligned writes (512, 1000 bytes, or any '
-      'length off a 4 KiB offset) with aligned ones (4 KiB and 16 KiB on a '
-      '4 KiB offset) on a 4Kn device leaves exactly the buffered io_uring '
-      'image: pass-through and RMW writes coexist in one ring',
-      timeout=180)
-def differential_mixed_aligned(ctx):
-    c = differential(ctx, MIXED_JOB)
-    check(c['passthrough'] > 0, f'no aligned write went straight through: {c}')
-    check(c['rmw_writes'] > 0, f'no read-modify-write happened: {c}')
-    check(c['waits'] > 0, f'no write waited for a neighbour: {c}')
+def _race_test(bs, zc):
+    def fn(ctx):
+        c = differential(ctx, race_job(bs), zc)
+        check(c['rmw_writes'] > 0, f'no read-modify-write happened: {c}')
+        check(c['waits'] > 0, f'no write ever waited for a neighbour '
+              f'sharing its block, so the race was not exercised: {c}')
+        if bs % 512:
+            check(c['zero_copy'] == 0 and c['bytes_copied'] > 0,
+                  f'bs={bs} cannot go zero copy, and must copy: {c}')
+        else:
+            check_zero_copy_ran(c, zc, f'bs={bs}')
+    fn.__name__ = f'differential_rmw_race_bs{bs}' + ('' if zc else '_zc0')
+    return fn
+
+
+for _bs, _zc in ((1000, True), (512, True), (512, False)):
+    test(f'randwrite bs={_bs} at QD64 on a 4Kn device (neighbouring writes '
+         f'share blocks, never bytes) leaves exactly the image buffered '
+         f'io_uring leaves on a regular file: no RMW race loses a '
+         f'neighbour\'s bytes'
+         + ('' if _bs % 512 else ', with zero copy ' + ('on' if _zc else
+            'forced off (bounce_zero_copy=0)')),
+         timeout=180)(_race_test(_bs, _zc))
+
+
+def _mixed_test(zc):
+    def fn(ctx):
+        c = differential(ctx, MIXED_JOB, zc)
+        check(c['passthrough'] > 0,
+              f'no aligned write went straight through: {c}')
+        check(c['rmw_writes'] > 0, f'no read-modify-write happened: {c}')
+        check(c['waits'] > 0, f'no write waited for a neighbour: {c}')
+        check_zero_copy_ran(c, zc, 'the mixed job')
+    fn.__name__ = 'differential_mixed_aligned' + ('' if zc else '_zc0')
+    return fn
+
+
+for _zc in (True, False):
+    test('a QD64 randwrite mixing misaligned writes (512, 1000 bytes, or '
+         'any length off a 4 KiB offset) with aligned ones (4 KiB and 16 KiB '
+         'on a 4 KiB offset) on a 4Kn device leaves exactly the buffered '
+         'io_uring image: pass-through and RMW writes coexist in one ring, '
+         + ('512-multiple RMW writes going zero copy' if _zc else
+            'with zero copy forced off (bounce_zero_copy=0)'),
+         timeout=180)(_mixed_test(_zc))
 
 
 # Sequential 1000-byte writes: every write shares a block with the next, so
@@ -422,20 +463,25 @@ MIXED = ['bs=4096', 'blockalign=512', 'serialize_overlap=1']
 
 
 def _check_sqes(r, ops, what, fixed_user, fixed_slots):
-    """One SQE per counted transfer: each bounced transfer and RMW read on a
-    registered buffer iff @fixed_slots, each pass-through I/O iff
-    @fixed_user; the rest as plain READ/WRITE."""
+    """One SQE per counted transfer: each zero-copy transfer as plain
+    READV/WRITEV (a fixed vectored op cannot mix a slot with user memory);
+    each other bounced transfer and RMW read on a registered buffer iff
+    @fixed_slots, each pass-through I/O iff @fixed_user; the rest as plain
+    READ/WRITE."""
     c = r.counters()
     bounced = (c['mem_bounced'] + c['window_reads'] + c['rmw_writes'] +
-               c['rmw_reads'])
+               c['rmw_reads'] - c['zero_copy'])
     fixed = ops.get('READ_FIXED', 0) + ops.get('WRITE_FIXED', 0)
     plain = ops.get('READ', 0) + ops.get('WRITE', 0)
+    vectored = ops.get('READV', 0) + ops.get('WRITEV', 0)
     want_fixed = (bounced if fixed_slots else 0) + \
         (c['passthrough'] if fixed_user else 0)
     want_plain = bounced + c['passthrough'] - want_fixed
-    check((fixed, plain) == (want_fixed, want_plain),
-          f'{what}: submitted {fixed} fixed and {plain} plain reads/writes, '
-          f'want {want_fixed} and {want_plain} (counters {c}, opcodes {ops})')
+    check((fixed, plain, vectored) == (want_fixed, want_plain,
+                                       c['zero_copy']),
+          f'{what}: submitted {fixed} fixed, {plain} plain and {vectored} '
+          f'vectored reads/writes, want {want_fixed}, {want_plain} and '
+          f'{c["zero_copy"]} (counters {c}, opcodes {ops})')
     check(r.stats and r.stats[0]['slots_registered'] == fixed_slots,
           f'{what}: stats say slots_registered='
           f'{r.stats[0]["slots_registered"] if r.stats else None}')
@@ -445,7 +491,10 @@ def _check_sqes(r, ops, what, fixed_user, fixed_slots):
 @test('fixedbufs with bounced I/O: bs=1000 (RMW), iomem_align=7 (memory '
       'bounce) and blockalign=512 (mixed) jobs pass verify, and every read '
       'and write goes to the kernel as READ_FIXED/WRITE_FIXED: slots are '
-      'used through their own registered index (a wrong index is EFAULT)',
+      'used through their own registered index (a wrong index is EFAULT); '
+      'with blockalign=512 the 4 KiB window I/O goes as one plain READV/'
+      'WRITEV each (zero copy), and as READ_FIXED/WRITE_FIXED again with '
+      'bounce_zero_copy=0',
       timeout=120)
 def fixedbufs_bounced(ctx):
     dev = targets.loop(ctx, 4096, DEV_SIZE)
@@ -458,7 +507,8 @@ def fixedbufs_bounced(ctx):
     check(c['passthrough'] > 0, f'control: nothing passed through: {c}')
     for extra, counter in ((['bs=1000'], 'rmw_writes'),
                            (['bs=4096', 'iomem_align=7'], 'mem_bounced'),
-                           (MIXED, 'rmw_writes')):
+                           (MIXED, 'zero_copy'),
+                           (MIXED + ['bounce_zero_copy=0'], 'rmw_writes')):
         r, ops = _fixed_job(ctx, trace, dev, extra)
         c = _check_sqes(r, ops, f'{extra} fixedbufs', True, True)
         check(c[counter] > 0, f'{extra}: {counter} not counted: {c}')
@@ -468,27 +518,32 @@ def fixedbufs_bounced(ctx):
 
 def _mixed_without_fixedbufs(ctx, registered, what, extra=()):
     """The mixed job without fixedbufs: one SQE per counted transfer, on
-    the slots' registered buffers iff @registered."""
+    the slots' registered buffers iff @registered, zero copy vectored."""
     dev = targets.loop(ctx, 4096, DEV_SIZE)
     trace = SubmitTrace(ctx)
     r, ops = _fixed_job(ctx, trace, dev, MIXED + list(extra), fixed=False)
     c = _check_sqes(r, ops, what, False, registered)
     check(c['passthrough'] > 0 and c['rmw_writes'] > 0,
           f'{what}: the job did not mix both paths: {c}')
+    check(c['zero_copy'] > 0, f'{what}: no window I/O went zero copy: {c}')
 
 
 @test('without fixedbufs the bounce slots are still registered, once, at '
       'init: a job mixing aligned and misaligned writes (blockalign=512) '
-      'passes verify with one READ_FIXED/WRITE_FIXED per bounced transfer '
-      'and RMW read, and plain READ/WRITE for its pass-through I/O, so no '
-      'bounced I/O has its pages pinned by the kernel', timeout=120)
+      'passes verify with one READ_FIXED/WRITE_FIXED per copied bounced '
+      'transfer and RMW read, plain READ/WRITE for its pass-through I/O and '
+      'plain READV/WRITEV for its zero-copy window I/O, so no copied I/O has '
+      'its slot pages pinned per I/O (zero-copy I/O mixes slot and user '
+      'memory, which no fixed op can name: pinned like stock io_uring\'s)',
+      timeout=120)
 def slots_registered_without_fixedbufs(ctx):
     _mixed_without_fixedbufs(ctx, True, 'mixed, no fixedbufs')
 
 
 @test('bounce_register=0 leaves the slots unregistered: the mixed job passes '
       'verify with every read and write, bounced or not, as plain '
-      'READ/WRITE, and its stats say slots_registered=false', timeout=120)
+      'READ/WRITE (READV/WRITEV for zero copy), and its stats say '
+      'slots_registered=false', timeout=120)
 def bounce_register_off(ctx):
     _mixed_without_fixedbufs(ctx, False, 'mixed, bounce_register=0',
                              ['bounce_register=0'])

@@ -225,7 +225,10 @@ def stats_passthrough_matches_fio(ctx):
 
 @test('bounce_stats records an RMW job\'s counters consistently: one '
       'rmw_write per write, bytes_copied = bytes written + bytes verified, '
-      'window_reads = verify reads', timeout=120)
+      'window_reads = verify reads, user bytes = fio\'s io_bytes, device '
+      'bytes = whole 4 KiB blocks; a bs=1000 job still copies where the '
+      'probe accepted zero copy (zero_copy 0: no 1000-byte segment meets '
+      'the memory rule)', timeout=120)
 def stats_rmw_counters_consistent(ctx):
     dev = targets.loop(ctx, 4096, 16 << 20)
     r = expect_ok(fio(ctx, [f'filename={dev}', 'direct=1', 'rw=randwrite',
@@ -245,6 +248,17 @@ def stats_rmw_counters_consistent(ctx):
           f'bytes_copied {c["bytes_copied"]} != {moved} bytes moved: {c}')
     check(c['passthrough'] == 0 and c['mem_bounced'] == 0,
           f'a 1000-byte I/O passed through: {c}')
+    check(r.stats[0]['files'][0]['zero_copy'] == 'accepted' and
+          c['zero_copy'] == 0,
+          f'bs=1000 must copy though the probe accepted zero copy: '
+          f'{r.stats[0]["files"]} {c}')
+    check(c['user_bytes_write'] == j['write']['io_bytes'] and
+          c['user_bytes_read'] == j['read']['io_bytes'],
+          f'user bytes {c} != fio\'s io_bytes')
+    check(c['device_bytes_write'] % 4096 == 0 and
+          c['device_bytes_write'] >= 4096 * writes and
+          c['device_bytes_read'] >= 4096 * (reads + writes),
+          f'device bytes are not whole windows and RMW blocks: {c}')
 
 
 @test('bounce_stats for a job with 40 files is still one whole JSON object '

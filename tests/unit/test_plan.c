@@ -165,6 +165,71 @@ static void same_and_adjacent_partial_blocks_merge_into_one_read(void)
 }
 
 /* Any window of len <= max_len, at any offset, fits a slot; page multiple. */
+/*
+ * Zero copy against the byte model: eligible exactly when every segment's
+ * address and length is a multiple of the memory rule; the segments then
+ * cover the window once, in order (a write's slot bytes at their window
+ * positions, a read's tail right after its head; the user buffer in
+ * between), and every one meets the memory rule.
+ */
+static void zero_copy_segments_cover_the_window_in_order(void)
+{
+	static char slot_base[1 << 20] __attribute__((aligned(4096)));
+	struct fiob_plan p;
+	struct iovec iov[FIOB_MAX_IOV];
+	int k, eligible = 0;
+
+	for (k = 0; k < 200000; k++) {
+		struct fiob_align a;
+		uint64_t off, len, tail, at;
+		uintptr_t addr;
+		unsigned int nr, i;
+		bool want, write;
+
+		a.mem = 1u << rnd_below(13);
+		a.off = a.mem << rnd_below(4);
+		/* Often on the memory grid, so eligible cases are common. */
+		off = rnd_below(1 << 20) & (rnd() & 1 ? ~(uint64_t)(a.mem - 1) : ~0ull);
+		len = 1 + rnd_below(3 * (uint64_t)a.off);
+		if (rnd() & 1)
+			len = fiob_round_up(len, a.mem);
+		addr = (uintptr_t)rnd_below(1 << 20) & (rnd() & 1 ?
+			~(uintptr_t)(a.mem - 1) : ~(uintptr_t)0);
+		fiob_plan(&p, &a, fiob_classify(&a, FIOB_MODE_AUTO, off, len,
+						addr), off, len, rnd() & 1);
+		tail = p.win_off + p.win_len - off - len;
+		want = p.kind == FIOB_KIND_WINDOW && off % a.mem == 0 &&
+		       len % a.mem == 0 && addr % a.mem == 0 &&
+		       (off - p.win_off) % a.mem == 0 && tail % a.mem == 0;
+		if (fiob_plan_zero_copy(&p, &a, addr, len) != want)
+			FT_FAIL("off %" PRIu64 " len %" PRIu64 " addr %#lx "
+				"align %u/%u: zero copy %d, model %d", off, len,
+				(unsigned long)addr, a.off, a.mem, !want, want);
+		if (!want)
+			continue;
+		eligible++;
+		write = rnd() & 1;
+		nr = fiob_plan_iov(&p, write, slot_base, (void *)addr, len,
+				   iov);
+		FT_EQ(nr, 1 + (off > p.win_off) + (tail > 0));
+		for (i = 0, at = 0; i < nr; at += iov[i].iov_len, i++) {
+			bool user = at == off - p.win_off;
+			/* A read's tail follows its head in the slot. */
+			char *want_base = user ? (char *)addr :
+					  slot_base + (write || !at ? at :
+						       at - len);
+
+			FT_ASSERT(iov[i].iov_len > 0);
+			FT_ASSERT((char *)iov[i].iov_base == want_base);
+			FT_ASSERT(!user || iov[i].iov_len == len);
+			FT_ASSERT((uintptr_t)iov[i].iov_base % a.mem == 0);
+			FT_ASSERT(iov[i].iov_len % a.mem == 0);
+		}
+		FT_EQ(at, p.win_len);
+	}
+	FT_ASSERT(eligible > 1000);
+}
+
 static void slot_bytes_fits_every_window_up_to_max_len(void)
 {
 	static const uint32_t pages[] = { 4096, 16384, 65536 };
@@ -201,5 +266,6 @@ FT_MAIN(
 	FT_RUN(align_one_never_needs_a_window);
 	FT_RUN(len_zero_is_pass_even_when_always);
 	FT_RUN(same_and_adjacent_partial_blocks_merge_into_one_read);
-	FT_RUN(slot_bytes_fits_every_window_up_to_max_len)
+	FT_RUN(slot_bytes_fits_every_window_up_to_max_len);
+	FT_RUN(zero_copy_segments_cover_the_window_in_order)
 )

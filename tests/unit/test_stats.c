@@ -285,8 +285,10 @@ static const struct leaf *get(const struct jp *p, const char *path)
 static const char nasty[] = "a\"b\\c\nd\te\x01\x1f/\xc3\xa9z";
 
 static const struct fiob_stats_file files[] = {
-	{ .name = "/dev/nvme0n1", .align = { 4096, 512 }, .src = "statx" },
-	{ .name = nasty, .align = { 1, 1 }, .src = "buffered" },
+	{ .name = "/dev/nvme0n1", .align = { 4096, 512 }, .src = "statx",
+	  .zero_copy = "accepted" },
+	{ .name = nasty, .align = { 1, 1 }, .src = "buffered",
+	  .zero_copy = "n/a" },
 };
 
 static const struct fiob_stats_ctx ctx = {
@@ -299,7 +301,9 @@ static const struct fiob_stats st = {
 	.passthrough = 1, .mem_bounced = 22, .window_reads = 333,
 	.rmw_writes = 4444, .rmw_reads = 55555, .bytes_copied = UINT64_MAX,
 	.waits = 7, .ring_empty = 88, .short_done = 999, .syncs = 1010,
-	.eof_trims = 1111,
+	.eof_trims = 1111, .zero_copy = 1212, .device_bytes_read = 8192,
+	.user_bytes_read = 1024, .device_bytes_write = 3000,
+	.user_bytes_write = 2000,
 };
 
 static void json_parses_strictly_and_holds_every_value(void)
@@ -314,11 +318,18 @@ static void json_parses_strictly_and_holds_every_value(void)
 		{ "counters.bytes_copied", UINT64_MAX }, { "counters.waits", 7 },
 		{ "counters.ring_empty", 88 }, { "counters.short_done", 999 },
 		{ "counters.syncs", 1010 }, { "counters.eof_trims", 1111 },
+		{ "counters.zero_copy", 1212 },
+		{ "counters.device_bytes_read", 8192 },
+		{ "counters.user_bytes_read", 1024 },
+		{ "counters.device_bytes_write", 3000 },
+		{ "counters.user_bytes_write", 2000 },
 	};
 	static const struct { const char *path, *v; } want_s[] = {
 		{ "job", "job \"one\" \\ \x02" }, { "mode", "auto" },
 		{ "files[0].name", "/dev/nvme0n1" }, { "files[0].source", "statx" },
 		{ "files[1].name", nasty }, { "files[1].source", "buffered" },
+		{ "files[0].zero_copy", "accepted" },
+		{ "files[1].zero_copy", "n/a" },
 	};
 	static struct jp p;
 	char buf[2048];
@@ -374,7 +385,8 @@ static void json_with_no_files_and_zero_counters_parses(void)
 static void summary_line_has_counters_and_per_file_alignment(void)
 {
 	static const struct fiob_stats_file f2[] = {
-		files[0], { .name = "/tmp/x y", .align = { 1, 1 }, .src = "buffered" },
+		files[0], { .name = "/tmp/x y", .align = { 1, 1 }, .src = "buffered",
+			    .zero_copy = "n/a" },
 	};
 	struct fiob_stats_ctx c = ctx;
 	char buf[1024];
@@ -390,9 +402,14 @@ static void summary_line_has_counters_and_per_file_alignment(void)
 	/* Every counter of struct fiob_stats, the last three included. */
 	FT_ASSERT(strstr(buf, " pass=1 mem=22 winread=333 rmw=4444 "
 			 "rmw_reads=55555 copied=18446744073709551615 waits=7 "
-			 "ring_empty=88 short=999 syncs=1010 eof_trims=1111 "));
-	FT_ASSERT(strstr(buf, " align[/dev/nvme0n1]=4096/512(statx)"));
-	FT_ASSERT(strstr(buf, " align[/tmp/x y]=1/1(buffered)"));
+			 "ring_empty=88 short=999 syncs=1010 eof_trims=1111 "
+			 "zero_copy=1212 device_read=8192 user_read=1024 "
+			 "device_write=3000 user_write=2000 "));
+	/* The amplification: device bytes per user byte, each direction. */
+	FT_ASSERT(strstr(buf, " amp_read=8.00 amp_write=1.50 "));
+	FT_ASSERT(strstr(buf, " align[/dev/nvme0n1]=4096/512(statx,"
+			 "zero_copy=accepted)"));
+	FT_ASSERT(strstr(buf, " align[/tmp/x y]=1/1(buffered,zero_copy=n/a)"));
 }
 
 /*
