@@ -193,7 +193,8 @@ def check_png(path):
 
 @test('fio-bounce-compare on a tiny job set: every figure of its report '
       'equals the one recomputed from the fio JSON+ it kept, the counters '
-      'are its bounce_stats records, EINVAL is reported for the misaligned '
+      'and the alignment amplification are its bounce_stats records, EINVAL '
+      'is reported for the misaligned '
       'job, and the plots are valid SVG/PNG showing both engines',
       timeout=400)
 def report_matches_json(ctx):
@@ -229,6 +230,10 @@ def report_matches_json(ctx):
         check(row[1:10] == [str(total[k]) for k in cols],
               f'{name}: counters row {row} != records {total}')
         check(total[path] > 0, f'{name}: {path} is 0: {total}')
+        user = total['user_bytes_read'] + total['user_bytes_write']
+        amp = (total['device_bytes_read'] + total['device_bytes_write']) / user
+        check(row[-1] == f'{amp:.2f}', f'{name}: amplification {row[-1]} != '
+              f'{amp:.2f} from the records {total}')
     found, text = svg_series(os.path.join(out, f'latency-{ALIGNED}.svg'))
     for series in ('series-io_uring', 'series-fio-bounce'):
         check(found.get(series, 0) >= 10, f'latency-{ALIGNED}.svg: {series} '

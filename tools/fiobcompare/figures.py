@@ -67,13 +67,16 @@ def engine_figures(runs):
 
 def counters(records):
     """fio-bounce's counters summed over its runs, and the alignment
-    amplification once the stats carry device_bytes and user_bytes."""
+    amplification: device bytes (both directions, RMW reads included) per
+    user byte, from the device_bytes_* and user_bytes_* counters."""
     total = {}
     for rec in records:
         for k, v in rec['counters'].items():
             total[k] = total.get(k, 0) + v
-    if total.get('user_bytes') and 'device_bytes' in total:
-        total['amplification'] = total['device_bytes'] / total['user_bytes']
+    user = sum(total.get(f'user_bytes_{d}', 0) for d in ('read', 'write'))
+    if user and 'device_bytes_read' in total:
+        device = total['device_bytes_read'] + total['device_bytes_write']
+        total['amplification'] = device / user
     return total
 
 

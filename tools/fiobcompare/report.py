@@ -87,11 +87,9 @@ def markdown(res):
     out += ['', '## fio-bounce counters (bounce_stats, summed over its runs)',
             '', COUNTER_HEAD, '|' + '---|' * (len(COUNTERS) + 2)]
     out += [counter_row(r) for r in rows if 'error' not in r]
-    out += ['', 'amplification = device_bytes / user_bytes: bytes the device '
-            'moved per byte fio asked for ' +
-            ('(n/a: this engine\'s stats do not carry device_bytes and '
-             'user_bytes).' if not any('amplification' in r.get('counters', {})
-                                       for r in rows) else '.')]
+    out += ['', 'amplification = (device_bytes_read + device_bytes_write) / '
+            '(user_bytes_read + user_bytes_write): bytes the device moved, '
+            'RMW reads included, per byte fio asked for.']
     out += ['', '## Plots', '']
     for p in res['plots']:
         out.append(f'![{p["title"]}]({p["png"]}) ([SVG]({p["svg"]}))')
