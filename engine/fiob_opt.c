@@ -5,7 +5,7 @@
 #include <strings.h>
 
 #include "fiob_opt.h"
-#include "fiob_plan.h"
+#include "fiob_align.h"
 
 /* "", "b", "ib" after a k/m/g suffix, any case. */
 static int suffix_shift(const char *s, unsigned int *shift)
