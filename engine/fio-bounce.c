@@ -19,11 +19,13 @@
 
 #include "fio.h"
 #include "optgroup.h"
+#include "engines/cmdprio.h"
 
 #include "fiob_align.h"
 #include "fiob_copy.h"
 #include "fiob_core.h"
 #include "fiob_stats.h"
+#include "fiob_uring_opts.h"	/* generated: tools/uring-opts.sh */
 
 #ifndef FIOB_BUILT_FOR
 #error "FIOB_BUILT_FOR must name the fio version of the headers (the Makefile sets it)"
@@ -40,6 +42,8 @@ struct fiob_data {
 	struct io_u **queued;		/* queued since the last commit */
 	unsigned int nr_queued;
 	struct fiob_stats_file *stat_files;	/* names are our copies */
+	struct cmdprio cmdprio;		/* fio's, as io_uring keeps it */
+	unsigned int prepped;		/* force_async: requests since the last */
 	bool hipri_warned;
 	bool shared_warned;
 };
@@ -59,6 +63,27 @@ struct fiob_options {
 	unsigned int sqpoll_cpu;
 	unsigned int sqpoll_set;
 	unsigned int nowait;
+	/* The rest of fio's io_uring options, as its ioring_options has them. */
+	struct cmdprio_options cmdprio_options;
+	int nonvectored;	/* -1: READ/WRITE where the kernel has them */
+	unsigned int uncached;
+	unsigned int force_async;
+	unsigned int cmd_type;	/* io_uring_cmd's; io_uring ignores it */
+#ifdef FIOB_URING_OPT_md_per_io_size
+	/* io_uring_cmd's NVMe options: io_uring takes them (see the table). */
+	unsigned int md_per_io_size;
+	unsigned int pi_act;
+	unsigned int apptag;
+	unsigned int apptag_mask;
+	char *pi_chk;
+#endif
+#ifdef FIOB_URING_OPT_readfua
+	unsigned int readfua;
+	unsigned int writefua;
+	unsigned int deac;
+	unsigned int write_mode;
+	unsigned int verify_mode;
+#endif
 };
 
 static const char *const fiob_mode_names[] = { "auto", "always", "never" };
@@ -100,6 +125,148 @@ static int fiob_sqpoll_cb(void *data, unsigned long long *val)
 
 #define FIOB_OPT(...)							\
 	{ .category = FIO_OPT_C_ENGINE, .group = FIO_OPT_G_IOURING, __VA_ARGS__ }
+
+/*
+ * The options below are fio's io_uring engine's, in the fio we are built
+ * against (tools/uring-opts.sh reads its table), with its names, types and
+ * defaults, so that every io_uring job file runs unchanged.
+ */
+#ifdef FIOB_URING_UNCACHED_FLAG
+#define FIOB_UNCACHED_HELP "Use " FIOB_URING_UNCACHED_NAME " for buffered read/writes"
+#else
+/* This fio's io_uring takes uncached= and sets nothing for it. */
+#define FIOB_UNCACHED_HELP "Accepted and ignored, as this fio's io_uring does"
+#define FIOB_URING_UNCACHED_FLAG 0
+#endif
+
+#ifdef CMDPRIO_OPTIONS
+#define FIOB_CMDPRIO_OPTIONS CMDPRIO_OPTIONS(struct fiob_options, FIO_OPT_G_IOURING)
+#elif defined(FIO_HAVE_IOPRIO_CLASS)
+/* fio without the CMDPRIO_OPTIONS macro: io_uring's table spells them out. */
+#define FIOB_CMDPRIO_OPTIONS						\
+	FIOB_OPT(.name = "cmdprio_percentage",				\
+		 .lname = "high priority percentage", .type = FIO_OPT_INT,	\
+		 .off1 = offsetof(struct fiob_options,			\
+				  cmdprio_options.percentage[DDIR_READ]),	\
+		 .off2 = offsetof(struct fiob_options,			\
+				  cmdprio_options.percentage[DDIR_WRITE]),	\
+		 .minval = 0, .maxval = 100,					\
+		 .help = "Send high priority I/O this percentage of the time"), \
+	FIOB_OPT(.name = "cmdprio_class",					\
+		 .lname = "Asynchronous I/O priority class",		\
+		 .type = FIO_OPT_INT,						\
+		 .off1 = offsetof(struct fiob_options,			\
+				  cmdprio_options.class[DDIR_READ]),		\
+		 .off2 = offsetof(struct fiob_options,			\
+				  cmdprio_options.class[DDIR_WRITE]),		\
+		 .help = "Set asynchronous IO priority class",		\
+		 .minval = IOPRIO_MIN_PRIO_CLASS + 1,				\
+		 .maxval = IOPRIO_MAX_PRIO_CLASS, .interval = 1),		\
+	FIOB_OPT(.name = "cmdprio",						\
+		 .lname = "Asynchronous I/O priority level",		\
+		 .type = FIO_OPT_INT,						\
+		 .off1 = offsetof(struct fiob_options,			\
+				  cmdprio_options.level[DDIR_READ]),		\
+		 .off2 = offsetof(struct fiob_options,			\
+				  cmdprio_options.level[DDIR_WRITE]),		\
+		 .help = "Set asynchronous IO priority level",		\
+		 .minval = IOPRIO_MIN_PRIO, .maxval = IOPRIO_MAX_PRIO,	\
+		 .interval = 1),						\
+	FIOB_OPT(.name = "cmdprio_bssplit",					\
+		 .lname = "Priority percentage block size split",		\
+		 .type = FIO_OPT_STR_STORE,					\
+		 .off1 = offsetof(struct fiob_options,			\
+				  cmdprio_options.bssplit_str),		\
+		 .help = "Set priority percentages for different block sizes")
+#else
+#error "fio-bounce needs I/O priority classes (Linux)"
+#endif
+
+/*
+ * io_uring_cmd's NVMe options, which fio's io_uring also takes. Metadata
+ * (md_per_io_size) is refused where fio's io_uring sends protection
+ * information; the rest mean nothing to io_uring on a file or block device,
+ * and so nothing here.
+ */
+#ifdef FIOB_URING_OPT_md_per_io_size
+#define FIOB_NVME_PI_OPTIONS						\
+	FIOB_OPT(.name = "md_per_io_size",					\
+		 .lname = "Separate Metadata Buffer Size per I/O",		\
+		 .type = FIO_OPT_INT,						\
+		 .off1 = offsetof(struct fiob_options, md_per_io_size),	\
+		 .def = "0",							\
+		 .help = "Size of separate metadata buffer per I/O (Default: 0)"), \
+	FIOB_OPT(.name = "pi_act", .lname = "Protection Information Action", \
+		 .type = FIO_OPT_BOOL,					\
+		 .off1 = offsetof(struct fiob_options, pi_act), .def = "1",	\
+		 .help = "Protection Information Action bit (pi_act=1 or pi_act=0)"), \
+	FIOB_OPT(.name = "pi_chk", .lname = "Protection Information Check", \
+		 .type = FIO_OPT_STR_STORE,					\
+		 .off1 = offsetof(struct fiob_options, pi_chk),		\
+		 .help = "Control of Protection Information Checking (pi_chk=GUARD,REFTAG,APPTAG)"), \
+	FIOB_OPT(.name = "apptag",						\
+		 .lname = "Application Tag used in Protection Information", \
+		 .type = FIO_OPT_INT,						\
+		 .off1 = offsetof(struct fiob_options, apptag),		\
+		 .def = "0x1234",						\
+		 .help = "Application Tag used in Protection Information field (Default: 0x1234)"), \
+	FIOB_OPT(.name = "apptag_mask", .lname = "Application Tag Mask",	\
+		 .type = FIO_OPT_INT,						\
+		 .off1 = offsetof(struct fiob_options, apptag_mask),	\
+		 .def = "0xffff",						\
+		 .help = "Application Tag Mask used with Application Tag (Default: 0xffff)"),
+#else
+#define FIOB_NVME_PI_OPTIONS
+#endif
+
+#ifdef FIOB_URING_OPT_readfua
+#define FIOB_NVME_CMD_OPTIONS						\
+	FIOB_OPT(.name = "readfua", .lname = "Read fua flag support",	\
+		 .type = FIO_OPT_BOOL,					\
+		 .off1 = offsetof(struct fiob_options, readfua), .def = "0", \
+		 .help = "Set FUA flag (force unit access) for all Read operations (io_uring_cmd only: ignored, as io_uring does)"), \
+	FIOB_OPT(.name = "writefua", .lname = "Write fua flag support",	\
+		 .type = FIO_OPT_BOOL,					\
+		 .off1 = offsetof(struct fiob_options, writefua), .def = "0", \
+		 .help = "Set FUA flag (force unit access) for all Write operations (io_uring_cmd only: ignored, as io_uring does)"), \
+	FIOB_OPT(.name = "write_mode",					\
+		 .lname = "Additional Write commands support (Write Uncorrectable, Write Zeores)", \
+		 .type = FIO_OPT_STR,						\
+		 .off1 = offsetof(struct fiob_options, write_mode),	\
+		 .def = "write",						\
+		 .help = "Issue Write Uncorrectable or Zeroes command instead of Write command (io_uring_cmd only: ignored, as io_uring does)", \
+		 .posval = {							\
+			{ .ival = "write", .oval = 0,				\
+			  .help = "Issue Write commands for write operations" }, \
+			{ .ival = "uncor", .oval = 1,				\
+			  .help = "Issue Write Uncorrectable commands for write operations" }, \
+			{ .ival = "zeroes", .oval = 2,				\
+			  .help = "Issue Write Zeroes commands for write operations" }, \
+			{ .ival = "verify", .oval = 3,			\
+			  .help = "Issue Verify commands for write operations" }, \
+		 }),								\
+	FIOB_OPT(.name = "verify_mode",					\
+		 .lname = "Do verify based on the configured command (e.g., Read or Compare command)", \
+		 .type = FIO_OPT_STR,						\
+		 .off1 = offsetof(struct fiob_options, verify_mode),	\
+		 .def = "read",						\
+		 .help = "Issue Read or Compare command in the verification phase (io_uring_cmd only: ignored, as io_uring does)", \
+		 .posval = {							\
+			{ .ival = "read", .oval = 0,				\
+			  .help = "Issue Read commands in the verification phase" }, \
+			{ .ival = "compare", .oval = 1,			\
+			  .help = "Issue Compare commands in the verification phase" }, \
+		 }),								\
+	FIOB_OPT(.name = "deac",						\
+		 .lname = "Deallocate bit for write zeroes command",	\
+		 .type = FIO_OPT_BOOL,					\
+		 .off1 = offsetof(struct fiob_options, deac), .def = "0",	\
+		 .help = "Set DEAC (deallocate) flag for write zeroes command (io_uring_cmd only: ignored, as io_uring does)"),
+#else
+#define FIOB_NVME_CMD_OPTIONS
+#endif
+
+#define FIOB_NVME_OPTIONS FIOB_NVME_PI_OPTIONS FIOB_NVME_CMD_OPTIONS
 
 static struct fio_option options[] = {
 	FIOB_OPT(.name = "bounce", .lname = "Bounce mode", .type = FIO_OPT_STR,
@@ -155,6 +322,30 @@ static struct fio_option options[] = {
 		 .type = FIO_OPT_BOOL,
 		 .off1 = offsetof(struct fiob_options, nowait),
 		 .help = "Use RWF_NOWAIT for reads/writes"),
+	FIOB_OPT(.name = "nonvectored", .lname = "Non-vectored",
+		 .type = FIO_OPT_INT,
+		 .off1 = offsetof(struct fiob_options, nonvectored),
+		 .def = "-1",
+		 .help = "Use non-vectored read/write commands (0: READV/WRITEV for I/O that is not bounced)"),
+	FIOB_OPT(.name = "uncached", .lname = "Uncached",
+		 .type = FIO_OPT_INT,
+		 .off1 = offsetof(struct fiob_options, uncached),
+		 .help = FIOB_UNCACHED_HELP),
+	FIOB_OPT(.name = "force_async", .lname = "Force async",
+		 .type = FIO_OPT_INT,
+		 .off1 = offsetof(struct fiob_options, force_async),
+		 .help = "Set IOSQE_ASYNC every N requests"),
+	FIOB_OPT(.name = "cmd_type", .lname = "Uring cmd type",
+		 .type = FIO_OPT_STR,
+		 .off1 = offsetof(struct fiob_options, cmd_type),
+		 .help = "Specify uring-cmd type (io_uring_cmd only: ignored, as io_uring does)",
+		 .def = "nvme",
+		 .posval = {
+			{ .ival = "nvme", .oval = 1,
+			  .help = "Issue nvme-uring-cmd" },
+		 }),
+	FIOB_CMDPRIO_OPTIONS,
+	FIOB_NVME_OPTIONS
 	{ .name = NULL },
 };
 
@@ -375,6 +566,11 @@ static int fiob_init(struct thread_data *td)
 		goto err;
 	for (i = 0; i < fd->nr_files; i++)
 		fd->fds[i] = -1;
+	/* cmdprio*: fio's own parser and per-I/O choice, as io_uring uses them. */
+	if (fio_cmdprio_init(td, &fd->cmdprio, &o->cmdprio_options)) {
+		td_verror(td, EINVAL, "fiob_init");
+		return 1;
+	}
 	return 0;
 err:
 	td_verror(td, ENOMEM, "fiob_init");
@@ -419,6 +615,23 @@ err:
 	return ret;
 }
 
+/* The RWF_ flags of every read [0] and write [1], as io_uring sets them. */
+static void fiob_rw_flags(struct thread_data *td, uint32_t rw_flags[2])
+{
+	struct fiob_options *o = td->eo;
+	uint32_t both = 0;
+
+	if (!td->o.odirect && o->uncached)
+		both |= FIOB_URING_UNCACHED_FLAG;
+	if (o->nowait)
+		both |= RWF_NOWAIT;
+	rw_flags[0] = rw_flags[1] = both;
+#ifdef FIOB_FIO_ATOMICWRITES
+	if (td->o.oatomic)
+		rw_flags[1] |= RWF_ATOMIC;
+#endif
+}
+
 /* post_init: io_u buffers exist now; build the ring and the bounce ring. */
 static int fiob_post_init(struct thread_data *td)
 {
@@ -435,10 +648,10 @@ static int fiob_post_init(struct thread_data *td)
 			.hipri = o->hipri,
 			.sqpoll = o->sqpoll_thread,
 			.sqpoll_cpu = o->sqpoll_set ? (int)o->sqpoll_cpu : -1,
-			.nowait = o->nowait,
+			.vectored = !o->nonvectored,
+			.sync_range_flags = td->o.sync_file_range,
 			.fixedbufs = o->fixedbufs,
 			.register_slots = o->bounce_register,
-			.ioprio = td->ioprio,
 		},
 		.user_bufs = fd->io_u_bufs,
 	};
@@ -446,6 +659,7 @@ static int fiob_post_init(struct thread_data *td)
 	unsigned int i;
 	int ret;
 
+	fiob_rw_flags(td, p.ring.rw_flags);
 	/* fixedbufs registers each io_u's buffer at the io_u's index. */
 	io_u_qiter(&td->io_u_all, io_u, i) {
 		fd->io_u_bufs[io_u->index].iov_base = io_u->buf;
@@ -561,9 +775,46 @@ static int fiob_close_file(struct thread_data *td, struct fio_file *f)
  * queue: hand one io_u to the core. FIO_Q_BUSY when no bounce slot is free
  * (fio reaps, then retries); never loses an io_u.
  */
-static enum fio_q_status fiob_queue(struct thread_data *td, struct io_u *io_u)
+/*
+ * force_async=N: IOSQE_ASYNC on every N-th request the engine takes, counted
+ * as io_uring's prep counts them (syncs and trims too; a request refused
+ * with FIO_Q_BUSY comes back and is counted then).
+ */
+static uint8_t fiob_async_flag(const struct fiob_options *o,
+			       const struct fiob_data *fd)
+{
+	return o->force_async && fd->prepped + 1 == o->force_async ?
+	       IOSQE_ASYNC : 0;
+}
+
+static void fiob_count_prepped(const struct fiob_options *o,
+			       struct fiob_data *fd)
+{
+	if (o->force_async && ++fd->prepped == o->force_async)
+		fd->prepped = 0;
+}
+
+/*
+ * The SQE ioprio of a read or write: the job's default (prio/prioclass,
+ * which an SQPOLL thread would not inherit), or what fio's cmdprio picks
+ * for this I/O, which also files its latency under that priority.
+ */
+static uint16_t fiob_rw_ioprio(struct thread_data *td, struct io_u *io_u)
 {
 	struct fiob_data *fd = td->io_ops_data;
+
+	if (fd->cmdprio.mode != CMDPRIO_MODE_NONE &&
+	    fio_cmdprio_set_ioprio(td, &fd->cmdprio, io_u))
+		return io_u->ioprio;
+	return td->ioprio;
+}
+
+static enum fio_q_status fiob_queue(struct thread_data *td, struct io_u *io_u)
+{
+	struct fiob_options *o = td->eo;
+	struct fiob_data *fd = td->io_ops_data;
+	struct fiob_io_attr attr = { .sqe_flags = fiob_async_flag(o, fd) };
+	uint64_t off = io_u->offset, len = io_u->xfer_buflen;
 	enum fiob_op op;
 	int ret;
 
@@ -571,9 +822,11 @@ static enum fio_q_status fiob_queue(struct thread_data *td, struct io_u *io_u)
 	switch (io_u->ddir) {
 	case DDIR_READ:
 		op = FIOB_OP_READ;
+		attr.ioprio = fiob_rw_ioprio(td, io_u);
 		break;
 	case DDIR_WRITE:
 		op = FIOB_OP_WRITE;
+		attr.ioprio = fiob_rw_ioprio(td, io_u);
 		break;
 	case DDIR_SYNC:
 		op = FIOB_OP_FSYNC;
@@ -581,10 +834,17 @@ static enum fio_q_status fiob_queue(struct thread_data *td, struct io_u *io_u)
 	case DDIR_DATASYNC:
 		op = FIOB_OP_FDATASYNC;
 		break;
+	case DDIR_SYNC_FILE_RANGE:
+		/* Like fio's io_uring: everything written since the last one. */
+		op = FIOB_OP_SYNC_RANGE;
+		off = io_u->file->first_write;
+		len = io_u->file->last_write - io_u->file->first_write;
+		break;
 	case DDIR_TRIM:
 		/* Like fio's io_uring: synchronous, and alone in the engine. */
 		if (!fiob_core_idle(&fd->core))
 			return FIO_Q_BUSY;
+		fiob_count_prepped(o, fd);
 		do_io_u_trim(td, io_u);
 		io_u_mark_submit(td, 1);
 		io_u_mark_complete(td, 1);
@@ -596,10 +856,10 @@ static enum fio_q_status fiob_queue(struct thread_data *td, struct io_u *io_u)
 		return FIO_Q_COMPLETED;
 	}
 	ret = fiob_core_queue(&fd->core, io_u->index, io_u, io_u->file->fileno,
-			      op, io_u->xfer_buf, io_u->offset,
-			      io_u->xfer_buflen);
+			      op, io_u->xfer_buf, off, len, attr);
 	if (ret == FIOB_BUSY)
 		return FIO_Q_BUSY;
+	fiob_count_prepped(o, fd);
 	if (ret < 0) {
 		log_err("fio-bounce: %s: %llu bytes at %llu do not fit a "
 			"bounce slot\n", io_u->file->file_name,
@@ -702,6 +962,7 @@ static void fiob_cleanup(struct thread_data *td)
 		fiob_report(td);
 	}
 	fiob_core_exit(&fd->core);
+	fio_cmdprio_cleanup(&fd->cmdprio);
 	for (i = 0; fd->fds && i < fd->nr_files; i++)
 		if (fd->fds[i] >= 0)
 			close(fd->fds[i]);	/* registerfiles kept them */
@@ -715,12 +976,20 @@ static void fiob_cleanup(struct thread_data *td)
 	td->io_ops_data = NULL;
 }
 
+/* atomic=1 (RWF_ATOMIC on writes), where this fio has it, as io_uring. */
+#ifdef FIOB_FIO_ATOMICWRITES
+#define FIOB_ENGINE_ATOMICWRITES FIO_ATOMICWRITES
+#else
+#define FIOB_ENGINE_ATOMICWRITES 0
+#endif
+
 /* The one exported symbol: fio looks it up with dlsym(handle, "ioengine"). */
 __attribute__((visibility("default"))) struct ioengine_ops ioengine = {
 	.name			= "bounce",
 	.version		= FIO_IOOPS_VERSION,
 	.flags			= FIO_ASYNCIO_SYNC_TRIM | FIO_NO_OFFLOAD |
-				  FIO_ASYNCIO_SETS_ISSUE_TIME,
+				  FIO_ASYNCIO_SETS_ISSUE_TIME |
+				  FIOB_ENGINE_ATOMICWRITES,
 	.init			= fiob_init,
 	.post_init		= fiob_post_init,
 	.queue			= fiob_queue,

@@ -26,12 +26,19 @@ enum fiob_op {
 	FIOB_OP_WRITE,
 	FIOB_OP_FSYNC,
 	FIOB_OP_FDATASYNC,
+	FIOB_OP_SYNC_RANGE,	/* sync_file_range() of [off, off + len) */
 };
 
 static inline bool fiob_op_is_sync(unsigned int op)
 {
-	return op == FIOB_OP_FSYNC || op == FIOB_OP_FDATASYNC;
+	return op >= FIOB_OP_FSYNC;
 }
+
+/* What every SQE of one request carries besides the transfer itself. */
+struct fiob_io_attr {
+	uint16_t ioprio;	/* the SQE's ioprio (0: the task's own) */
+	uint8_t sqe_flags;	/* IOSQE_ASYNC and the like */
+};
 
 enum fiob_queue_ret {
 	FIOB_QUEUED = 0,	/* accepted; completes through _reap() */
@@ -59,6 +66,8 @@ struct fiob_req {
 	uint8_t phase;
 	uint8_t pending;	/* CQEs outstanding in this phase */
 	uint8_t eof_excl;	/* window write crossing EOF: owns [win_off, inf) */
+	struct fiob_io_attr attr;
+	struct iovec iov;	/* READV/WRITEV of the user's buffer */
 	uint32_t rmw_got[FIOB_MAX_RMW_READS];
 	struct fiob_plan plan;
 };
@@ -67,10 +76,11 @@ struct fiob_ring_opts {
 	bool hipri;		/* IORING_SETUP_IOPOLL */
 	bool sqpoll;		/* IORING_SETUP_SQPOLL */
 	int sqpoll_cpu;		/* -1: let the kernel choose */
-	bool nowait;		/* RWF_NOWAIT on reads and writes */
+	uint32_t rw_flags[2];	/* RWF_* on every read [0] and write [1] */
+	uint32_t sync_range_flags;	/* SYNC_FILE_RANGE_* for SYNC_RANGE */
+	bool vectored;		/* READV/WRITEV for pass-through I/O */
 	bool fixedbufs;		/* register user buffers and slots, or fail */
 	bool register_slots;	/* without fixedbufs: try the slots alone */
-	uint16_t ioprio;
 };
 
 struct fiob_core_params {
@@ -132,12 +142,13 @@ static inline struct fiob_file *fiob_core_file(struct fiob_core *c,
 }
 
 /*
- * Accept request @id. Returns FIOB_QUEUED, FIOB_BUSY, or -errno for a
- * request that cannot be done at all (nothing was started).
+ * Accept request @id; each of its SQEs carries @attr. Returns FIOB_QUEUED,
+ * FIOB_BUSY, or -errno for a request that cannot be done at all (nothing
+ * was started).
  */
 int fiob_core_queue(struct fiob_core *c, uint32_t id, void *owner,
 		    uint32_t file, enum fiob_op op, void *buf, uint64_t off,
-		    uint64_t len);
+		    uint64_t len, struct fiob_io_attr attr);
 
 /* Hand prepared SQEs to the kernel. Returns 0 or -errno. */
 int fiob_core_submit(struct fiob_core *c);

@@ -32,6 +32,15 @@ static int slot_buf_index(const struct fiob_core *c, int32_t slot)
 	return c->slot_buf_base >= 0 ? c->slot_buf_base + (int)slot : -1;
 }
 
+/*
+ * The user's buffer as READV/WRITEV (nonvectored=0), or NULL for a plain
+ * READ/WRITE. Only pass-through I/O: bounce transfers are the engine's own.
+ */
+static struct iovec *user_iov(struct fiob_core *c, struct fiob_req *r)
+{
+	return c->p.ring.vectored ? &r->iov : NULL;
+}
+
 static void finish(struct fiob_core *c, uint32_t id);
 
 /*
@@ -66,13 +75,13 @@ static void prep_main(struct fiob_core *c, uint32_t id)
 	else if (r->plan.kind == FIOB_KIND_PASS)
 		ok = fiob_uring_prep_rw(c, f, id, 0, write, r->buf, r->off,
 					(uint32_t)r->len,
-					user_buf_index(c, id));
+					user_buf_index(c, id), user_iov(c, r));
 	else
 		ok = fiob_uring_prep_rw(c, f, id, 0, write,
 					fiob_slot_addr(&c->slots, r->slot),
 					r->plan.win_off,
 					(uint32_t)r->plan.win_len,
-					slot_buf_index(c, r->slot));
+					slot_buf_index(c, r->slot), NULL);
 	sqe_prepared(c, id, ok);
 	if (!r->pending)
 		finish(c, id);
@@ -116,7 +125,8 @@ static void start(struct fiob_core *c, uint32_t id)
 						false, slot + at,
 						r->plan.rmw_off[i],
 						r->plan.rmw_len[i],
-						slot_buf_index(c, r->slot)));
+						slot_buf_index(c, r->slot),
+						NULL));
 	}
 	if (!r->pending)
 		finish(c, id);
@@ -196,6 +206,7 @@ static inline int queue_direct(struct fiob_core *c, struct fiob_req *r,
 	bool write = r->op == FIOB_OP_WRITE;
 	void *addr = r->buf;
 	int buf_index = user_buf_index(c, id);
+	struct iovec *iov = user_iov(c, r);
 	int ret;
 
 	fiob_plan(&r->plan, &f->align, kind, r->off, r->len, write);
@@ -206,6 +217,7 @@ static inline int queue_direct(struct fiob_core *c, struct fiob_req *r,
 			return ret;
 		addr = fiob_slot_addr(&c->slots, r->slot);
 		buf_index = slot_buf_index(c, r->slot);
+		iov = NULL;
 		if (write)
 			copy_in(c, r);
 		c->stats.mem_bounced++;
@@ -220,7 +232,7 @@ static inline int queue_direct(struct fiob_core *c, struct fiob_req *r,
 	r->phase = PH_IO;
 	sqe_prepared(c, id, fiob_uring_prep_rw(c, f, id, 0, write, addr,
 					      r->off, (uint32_t)r->len,
-					      buf_index));
+					      buf_index, iov));
 	if (!r->pending)
 		finish(c, id);
 	return FIOB_QUEUED;
@@ -228,7 +240,7 @@ static inline int queue_direct(struct fiob_core *c, struct fiob_req *r,
 
 int fiob_core_queue(struct fiob_core *c, uint32_t id, void *owner,
 		    uint32_t file, enum fiob_op op, void *buf, uint64_t off,
-		    uint64_t len)
+		    uint64_t len, struct fiob_io_attr attr)
 {
 	struct fiob_req *r = &c->reqs[id];
 	const struct fiob_file *f = &c->files[file];
@@ -242,6 +254,7 @@ int fiob_core_queue(struct fiob_core *c, uint32_t id, void *owner,
 	r->buf = buf;
 	r->off = off;
 	r->len = len;
+	r->attr = attr;
 	r->done = 0;
 	r->err = 0;
 	r->pending = 0;

@@ -1,7 +1,7 @@
 /*
  * The core's side of io_uring: the ring with the same flags fio's io_uring
  * engine uses, buffer registration, and how transfers become SQEs (fixed
- * files and buffers, RWF_NOWAIT, ioprio, user_data).
+ * files and buffers, RWF_ flags, ioprio, SQE flags, user_data).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -128,14 +128,22 @@ bool fiob_uring_prep_sync(struct fiob_core *c, uint32_t id)
 	const struct fiob_req *r = &c->reqs[id];
 	const struct fiob_file *f = &c->files[r->file];
 	struct io_uring_sqe *sqe = fiob_uring_get_sqe(c);
+	int fd = f->fixed >= 0 ? f->fixed : f->fd;
 
 	if (!sqe)
 		return false;
-	io_uring_prep_fsync(sqe, f->fixed >= 0 ? f->fixed : f->fd,
-			    r->op == FIOB_OP_FDATASYNC ?
-			    IORING_FSYNC_DATASYNC : 0);
+	/* Like fio's io_uring: the range is 32 bits, as the SQE's len is. */
+	if (r->op == FIOB_OP_SYNC_RANGE)
+		io_uring_prep_sync_file_range(sqe, fd, (unsigned int)r->len,
+					      r->off,
+					      (int)c->p.ring.sync_range_flags);
+	else
+		io_uring_prep_fsync(sqe, fd, r->op == FIOB_OP_FDATASYNC ?
+				    IORING_FSYNC_DATASYNC : 0);
+	sqe->flags |= r->attr.sqe_flags;
 	if (f->fixed >= 0)
 		sqe->flags |= IOSQE_FIXED_FILE;
+	sqe->ioprio = r->attr.ioprio;
 	io_uring_sqe_set_data64(sqe, (uint64_t)id << FIOB_TAG_BITS);
 	return true;
 }

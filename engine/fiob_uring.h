@@ -37,35 +37,46 @@ static inline struct io_uring_sqe *fiob_uring_get_sqe(struct fiob_core *c)
 
 /*
  * Prepare one read or write of @len bytes at @addr of file @f for request
- * @id, from the registered buffer @buf_index (or -1). False only if the ring
- * itself fails. Inline: it is on every I/O's path.
+ * @id, from the registered buffer @buf_index (or -1), as READV/WRITEV of
+ * @iov when that is given (and no buffer is), with the request's ioprio and
+ * SQE flags. False only if the ring itself fails. Inline: it is on every
+ * I/O's path.
  */
 static inline bool fiob_uring_prep_rw(struct fiob_core *c,
 				      const struct fiob_file *f, uint32_t id,
 				      unsigned int tag, bool write, void *addr,
-				      uint64_t off, uint32_t len, int buf_index)
+				      uint64_t off, uint32_t len, int buf_index,
+				      struct iovec *iov)
 {
 	struct io_uring_sqe *sqe = fiob_uring_get_sqe(c);
+	const struct fiob_req *r = &c->reqs[id];
 	int fd = f->fixed >= 0 ? f->fixed : f->fd;
 
 	if (!sqe)
 		return false;
-	io_uring_prep_rw(buf_index >= 0 ?
-			 (write ? IORING_OP_WRITE_FIXED : IORING_OP_READ_FIXED) :
-			 (write ? IORING_OP_WRITE : IORING_OP_READ),
-			 sqe, fd, addr, len, off);
-	if (buf_index >= 0)
+	if (buf_index >= 0) {
+		io_uring_prep_rw(write ? IORING_OP_WRITE_FIXED :
+				 IORING_OP_READ_FIXED, sqe, fd, addr, len, off);
 		sqe->buf_index = (uint16_t)buf_index;
+	} else if (iov) {
+		iov->iov_base = addr;
+		iov->iov_len = len;
+		io_uring_prep_rw(write ? IORING_OP_WRITEV : IORING_OP_READV,
+				 sqe, fd, iov, 1, off);
+	} else {
+		io_uring_prep_rw(write ? IORING_OP_WRITE : IORING_OP_READ,
+				 sqe, fd, addr, len, off);
+	}
+	sqe->flags |= r->attr.sqe_flags;
 	if (f->fixed >= 0)
 		sqe->flags |= IOSQE_FIXED_FILE;
-	if (c->p.ring.nowait)
-		sqe->rw_flags |= RWF_NOWAIT;
-	sqe->ioprio = c->p.ring.ioprio;
+	sqe->rw_flags = (__kernel_rwf_t)c->p.ring.rw_flags[write];
+	sqe->ioprio = r->attr.ioprio;
 	io_uring_sqe_set_data64(sqe, ((uint64_t)id << FIOB_TAG_BITS) | tag);
 	return true;
 }
 
-/* Prepare request @id's fsync or fdatasync. */
+/* Prepare request @id's fsync, fdatasync or sync_file_range. */
 bool fiob_uring_prep_sync(struct fiob_core *c, uint32_t id);
 
 #endif

@@ -29,6 +29,8 @@
 #define STRIDE		((MAX_LEN + 3 * BLK - 1) / BLK * BLK)
 #define MAXD		16
 #define MAX_OPS		3000
+/* Requests without an ioprio or SQE flags of their own. */
+static const struct fiob_io_attr NO_ATTR;
 
 struct op {
 	bool busy, write;
@@ -222,7 +224,7 @@ static int queue_op(int id, bool write, uint64_t off, uint64_t len, size_t mis)
 	}
 	ret = fiob_core_queue(&F.c, (uint32_t)id, o, 0,
 			      write ? FIOB_OP_WRITE : FIOB_OP_READ, b + mis,
-			      off, len);
+			      off, len, NO_ATTR);
 	if (ret != FIOB_QUEUED)
 		return ret;
 	o->busy = true;
@@ -632,7 +634,7 @@ static int raw_io(enum fiob_op op, uint64_t off, uint64_t len, size_t mis,
 		  uint64_t *done)
 {
 	int n, ret = fiob_core_queue(&F.c, 0, NULL, 0, op, ubuf(0) + mis,
-				     off, len);
+				     off, len, NO_ATTR);
 
 	if (ret)
 		return ret == FIOB_BUSY ? -EBUSY : ret;
@@ -673,7 +675,7 @@ static void too_big_for_a_slot_is_e2big_and_starts_nothing(void)
 	OPEN(2, 2, FIOB_MODE_AUTO, 65536);
 	/* slot: 20000 + 2 blocks -> 28672; window [0, 32768) */
 	FT_EQ(fiob_core_queue(&F.c, 0, NULL, 0, FIOB_OP_WRITE, ubuf(0), 1,
-			      28672), -E2BIG);
+			      28672, NO_ATTR), -E2BIG);
 	FT_ASSERT(fiob_core_idle(&F.c));
 	FT_EQ(F.c.slots.nr_free, 2);
 	FT_EQ(raw_io(FIOB_OP_READ, 1, 24000, 0, &done), 0);	/* fits */
