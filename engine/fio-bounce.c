@@ -11,10 +11,12 @@
  */
 #include <dlfcn.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/uio.h>
 
 #include "fio.h"
@@ -530,6 +532,73 @@ static void fiob_report(struct thread_data *td)
 	free(text);
 }
 
+#ifdef FIOB_URING_MD_PI
+/*
+ * md_per_io_size: this fio's io_uring sends protection information with
+ * each I/O, which fio-bounce cannot carry through a bounce buffer. Where the
+ * target has none, fail where and as io_uring fails (same words, same
+ * value); where it has some, refuse rather than run without it.
+ */
+struct fiob_lbmd_cap {		/* struct logical_block_metadata_cap */
+	uint32_t flags;
+	uint8_t rest[12];
+};
+#define FIOB_IOC_GETLBMD_CAP	_IOWR(0x15, 2, struct fiob_lbmd_cap)
+#define FIOB_LBMD_PI_CAP_INTEGRITY	(1 << 0)
+
+static int fiob_check_md(struct thread_data *td, struct fio_file *f)
+{
+	struct fiob_options *o = td->eo;
+	struct fiob_lbmd_cap cap;
+	int fd, err;
+
+	if (!o->md_per_io_size)
+		return 0;
+	fd = open(f->file_name, O_RDONLY);
+	if (fd < 0)
+		return -errno;
+	err = ioctl(fd, FIOB_IOC_GETLBMD_CAP, &cap) < 0 ? errno : 0;
+	close(fd);
+	if (err) {
+		log_err("%s: failed to query protection information "
+			"capabilities; error %d\n", f->file_name, err);
+		return -err;
+	}
+	if (!(cap.flags & FIOB_LBMD_PI_CAP_INTEGRITY)) {
+		log_err("%s: Protection information not supported\n",
+			f->file_name);
+		return -ENOTSUP;
+	}
+	log_err("fio-bounce: %s: md_per_io_size: fio-bounce cannot carry "
+		"protection information; use ioengine=io_uring\n",
+		f->file_name);
+	return -ENOTSUP;
+}
+
+/* io_uring's own check at init, in its words. */
+static int fiob_check_md_opts(struct thread_data *td)
+{
+	struct fiob_options *o = td->eo;
+
+	if (o->md_per_io_size && o->apptag_mask != 0xffff) {
+		log_err("fio: io_uring with metadata requires an apptag_mask "
+			"of 0xffff\n");
+		return 1;
+	}
+	return 0;
+}
+#else
+static int fiob_check_md(struct thread_data *td, struct fio_file *f)
+{
+	return 0;
+}
+
+static int fiob_check_md_opts(struct thread_data *td)
+{
+	return 0;
+}
+#endif
+
 /* ---- hooks ---------------------------------------------------------- */
 
 /*
@@ -553,6 +622,8 @@ static int fiob_init(struct thread_data *td)
 		td_verror(td, EINVAL, "fiob_init");
 		return 1;
 	}
+	if (fiob_check_md_opts(td))
+		return 1;
 	fd = calloc(1, sizeof(*fd));
 	if (!fd)
 		goto err;
@@ -710,6 +781,9 @@ static int fiob_open_file(struct thread_data *td, struct fio_file *f)
 	struct fiob_align in_force;
 	int ret;
 
+	ret = fiob_check_md(td, f);
+	if (ret)
+		return ret;
 	if (!fd || !fd->core_up)
 		return generic_open_file(td, f);
 	if (o->registerfiles)

@@ -7,6 +7,8 @@
 #                               of that tree's os/os-linux.h), if any, and
 #   FIOB_URING_UNCACHED_NAME    its name
 #   FIOB_FIO_ATOMICWRITES       fio has atomic= (engine flag FIO_ATOMICWRITES)
+#   FIOB_URING_MD_PI            io_uring (not only io_uring_cmd) sends
+#                               protection information for md_per_io_size
 #
 # Read from the tree itself, never from a version number: the options table
 # of engines/io_uring.c (and engines/cmdprio.h's CMDPRIO_OPTIONS), the flag
@@ -42,6 +44,9 @@ fi
 if [ -n "$flag" ]; then
 	echo "#define FIOB_URING_UNCACHED_FLAG $flag"
 	echo "#define FIOB_URING_UNCACHED_NAME \"$flag\""
+fi
+if grep -q 'fio_ioring_prep_md(td, io_u)' "$uring"; then
+	echo "#define FIOB_URING_MD_PI 1"
 fi
 if grep -q '__FIO_ATOMICWRITES' "$tree/ioengines.h"; then
 	echo "#define FIOB_FIO_ATOMICWRITES 1"

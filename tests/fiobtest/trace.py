@@ -21,10 +21,11 @@ FAILED = 'io_uring/io_uring_req_failed'
 BLOCK_ISSUE = 'block/block_rq_issue'
 
 # io_uring_submit_req: "... opcode READV, flags 0x10, sq_thread 0"
-_SUBMIT_RE = re.compile(r'io_uring_submit_req: .* opcode (\w+), flags (0x[0-9a-f]+)')
+_SUBMIT_RE = re.compile(r'io_uring_submit_req: .* opcode (\w+), '
+                        r'flags (0x[0-9a-f]+)')
 # block_rq_issue: "7,0 R 4096 () 8 + 8 rt,0,2 [fio]" (class,hint,level)
-_BLOCK_RE = re.compile(r'block_rq_issue: \d+,\d+ (\S+) (\d+) \(.*?\) \d+ \+ \d+ '
-                       r'(\w+),(\d+),(\d+) ')
+_BLOCK_RE = re.compile(r'block_rq_issue: \d+,\d+ (\S+) (\d+) \(.*?\) '
+                       r'\d+ \+ \d+ (\w+),(\d+),(\d+) ')
 
 
 def kernel_dev(path):

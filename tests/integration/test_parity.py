@@ -105,8 +105,9 @@ def nonvectored_opcodes(ctx):
     dev = targets.loop(ctx, 512, DEV_SIZE)
     trace = Trace(ctx)
     for setting in (['nonvectored=0'], ['nonvectored=1'], []):
-        (_, ref), (r, got) = _same_job_both(ctx, trace, _aligned(dev, setting),
-                                             ' '.join(setting) or 'default')
+        what = ' '.join(setting) or 'default'
+        (_, ref), (r, got) = _same_job_both(ctx, trace,
+                                            _aligned(dev, setting), what)
         want, have = trace.opcodes(ref), trace.opcodes(got)
         check(want == have, f'{setting}: io_uring submitted {want}, '
               f'fio-bounce {have}')
@@ -129,8 +130,8 @@ def nonvectored_opcodes(ctx):
 def force_async_every_n(ctx):
     dev = targets.loop(ctx, 512, DEV_SIZE)
     trace = Trace(ctx)
-    (_, ref), (_, got) = _same_job_both(ctx, trace, _aligned(dev, ['force_async=3']),
-                                        'force_async=3')
+    (_, ref), (_, got) = _same_job_both(
+        ctx, trace, _aligned(dev, ['force_async=3']), 'force_async=3')
     for who, text in (('io_uring', ref), ('fio-bounce', got)):
         subs = trace.submits(text)
         check(len(subs) > 300, f'{who}: only {len(subs)} SQEs traced')
@@ -144,10 +145,18 @@ def force_async_every_n(ctx):
           'IOSQE_ASYNC set without force_async')
 
 
+def _device_trace(ctx, sector):
+    """A fresh loop device, and a trace of the block requests it is sent
+    (from any task: the loop driver may issue them from a worker)."""
+    dev = targets.loop(ctx, sector, DEV_SIZE)
+    return dev, Trace(ctx, events=(BLOCK_ISSUE,), pid=False,
+                      filters={BLOCK_ISSUE: f'dev == {kernel_dev(dev)}'})
+
+
 def _prio_bytes(trace, text, cls, level):
-    """Bytes the loop device was asked for at (cls, level), and others."""
+    """Bytes the device was asked for at (cls, level), and at others."""
     hit = other = 0
-    for (kind, c, lvl), n in trace.block_bytes(text).items():
+    for (_, c, lvl), n in trace.block_bytes(text).items():
         if (c, lvl) == (cls, level):
             hit += n
         else:
@@ -165,68 +174,59 @@ def _fio_prio_ios(r, cls, level):
     return n
 
 
+CLASS_NAMES = {1: 'rt', 2: 'be', 3: 'idle'}
+
+
+def _prio_like_io_uring(ctx, sector, args, cls, level):
+    """@args (4k I/Os at priority @cls/@level and others) through io_uring,
+    then fio-bounce: for each, the device's bytes at that priority are 4k
+    per I/O fio filed there, some went elsewhere, and both engines agree."""
+    dev, trace = _device_trace(ctx, sector)
+    res = _same_job_both(ctx, trace, [f'filename={dev}', *args],
+                         f'{cls}/{level}')
+    seen = []
+    for who, (r, text) in zip(('io_uring', 'fio-bounce'), res):
+        hit, other = _prio_bytes(trace, text, CLASS_NAMES[cls], level)
+        ios = _fio_prio_ios(r, cls, level)
+        check(hit > 0 and other > 0, f'{who}: {hit} bytes at {cls}/{level} '
+              f'and {other} at other priorities: the job should give both')
+        check(hit == ios * 4096, f'{who}: fio filed {ios} I/Os under '
+              f'{cls}/{level}, the device saw {hit} bytes there')
+        seen.append(hit)
+    check(seen[0] == seen[1], f'bytes at {cls}/{level}: io_uring {seen[0]}, '
+          f'fio-bounce {seen[1]}')
+
+
 # No verify here: fio files verify reads under the priority their io_u had
 # before, not the one they were sent with, so only a job without verify has
 # a report to hold the device's counts against.
-CMDPRIO = ['cmdprio_percentage=40', 'cmdprio_class=1', 'cmdprio=2']
-
-
-@test('cmdprio_percentage/cmdprio_class/cmdprio: the chosen I/Os reach the '
-      'block device with ioprio RT/2 (block_rq_issue), as many bytes as fio '
-      'files under that priority in its report, and exactly as many as '
-      'io_uring sends at RT/2 on the same job and seed', timeout=180)
+@test('cmdprio_percentage=40 cmdprio_class=1 cmdprio=2: the chosen I/Os '
+      'reach the block device with ioprio RT/2 (block_rq_issue), as many '
+      'bytes as fio files under that priority in its report, and exactly as '
+      'many as io_uring sends at RT/2 on the same job and seed', timeout=180)
 def cmdprio_reaches_the_device(ctx):
-    dev = targets.loop(ctx, 512, DEV_SIZE)
-    trace = Trace(ctx, events=(BLOCK_ISSUE,), pid=False,
-                      filters={BLOCK_ISSUE: f'dev == {kernel_dev(dev)}'})
-    args = [a for a in _aligned(dev, CMDPRIO) if not a.startswith('verify')]
-    res = _same_job_both(ctx, trace, args, 'cmdprio')
-    seen = []
-    for who, (r, text) in zip(('io_uring', 'fio-bounce'), res):
-        rt, other = _prio_bytes(trace, text, 'rt', 2)
-        ios = _fio_prio_ios(r, 1, 2)
-        check(rt > 0 and other > 0, f'{who}: {rt} bytes at RT/2 and {other} '
-              f'at other priorities: cmdprio_percentage=40 should give both')
-        check(rt == ios * 4096, f'{who}: fio filed {ios} I/Os under RT/2, '
-              f'the device saw {rt} bytes at RT/2')
-        seen.append(rt)
-    check(seen[0] == seen[1], f'RT/2 bytes: io_uring {seen[0]}, fio-bounce '
-          f'{seen[1]}')
+    _prio_like_io_uring(ctx, 512, [
+        'direct=1', 'rw=randrw', 'bs=4k', 'size=2M', 'iodepth=8',
+        'randseed=3', 'cmdprio_percentage=40', 'cmdprio_class=1',
+        'cmdprio=2'], 1, 2)
 
 
 @test('cmdprio_bssplit=4k/100:1k/0 with cmdprio_class=3 picks the priority '
-      'by block size: the device sees as many bytes at class idle as fio '
-      'files 4k I/Os under idle, and exactly as many as io_uring sends at '
-      'idle on the same job and seed', timeout=180)
+      'by block size: the device sees 4k bytes at class idle per I/O fio '
+      'files under idle, the 1k I/Os elsewhere, and exactly as many idle '
+      'bytes as io_uring sends on the same job and seed', timeout=180)
 def cmdprio_bssplit_by_size(ctx):
-    dev = targets.loop(ctx, 512, DEV_SIZE)
-    trace = Trace(ctx, events=(BLOCK_ISSUE,), pid=False,
-                      filters={BLOCK_ISSUE: f'dev == {kernel_dev(dev)}'})
-    args = [f'filename={dev}', 'direct=1', 'rw=randwrite',
-            'bssplit=4k/50:1k/50', 'size=2M', 'iodepth=8', 'randseed=5',
-            'cmdprio_class=3', 'cmdprio_bssplit=4k/100:1k/0']
-    res = _same_job_both(ctx, trace, args, 'cmdprio_bssplit')
-    seen = []
-    for who, (r, text) in zip(('io_uring', 'fio-bounce'), res):
-        idle = {k: n for k, n in trace.block_bytes(text).items()
-                if k[1] == 'idle'}
-        total_idle = sum(idle.values())
-        ios = _fio_prio_ios(r, 3, 0)
-        check(ios > 0 and total_idle == ios * 4096,
-              f'{who}: fio filed {ios} I/Os under idle, the device saw '
-              f'{total_idle} idle bytes ({idle})')
-        seen.append(total_idle)
-    check(seen[0] == seen[1], f'idle bytes: io_uring {seen[0]}, fio-bounce '
-          f'{seen[1]}')
+    _prio_like_io_uring(ctx, 512, [
+        'direct=1', 'rw=randwrite', 'bssplit=4k/50:1k/50', 'size=2M',
+        'iodepth=8', 'randseed=5', 'cmdprio_class=3',
+        'cmdprio_bssplit=4k/100:1k/0'], 3, 0)
 
 
 @test('cmdprio_percentage=100 on misaligned I/O (bs=1000 randrw on a 4Kn '
       'device): every block request of the job, window reads, RMW reads and '
       'window writes included, carries ioprio RT/2', timeout=180)
 def cmdprio_on_bounced_io(ctx):
-    dev = targets.loop(ctx, 4096, DEV_SIZE)
-    trace = Trace(ctx, events=(BLOCK_ISSUE,), pid=False,
-                  filters={BLOCK_ISSUE: f'dev == {kernel_dev(dev)}'})
+    dev, trace = _device_trace(ctx, 4096)
     r = expect_ok(fio(ctx, [f'filename={dev}', 'direct=1', 'rw=randrw',
                             'bs=1000', 'size=1M', 'iodepth=8', 'randseed=2',
                             'cmdprio_percentage=100', 'cmdprio_class=1',
