@@ -696,6 +696,25 @@ static void fsync_and_fdatasync_complete_and_are_counted(void)
 	fx_close();
 }
 
+/*
+ * sync_file_range goes to the kernel with its range and flags: the flags
+ * given reach it (an unknown bit is its EINVAL), and it counts as a sync.
+ */
+static void sync_range_completes_with_the_flags_given(void)
+{
+	uint64_t done = 0;
+
+	OPEN(2, 2, FIOB_MODE_AUTO, 4096);
+	F.c.p.ring.sync_range_flags = SYNC_FILE_RANGE_WRITE;
+	FT_EQ(raw_io(FIOB_OP_SYNC_RANGE, 4096, 8192, 0, &done), 0);
+	FT_EQ(done, 8192);
+	F.c.p.ring.sync_range_flags = 0x80;	/* no such flag */
+	FT_EQ(raw_io(FIOB_OP_SYNC_RANGE, 4096, 8192, 0, &done), -EINVAL);
+	FT_EQ(F.c.stats.syncs, 2);
+	FT_EQ(F.c.stats.passthrough, 0);
+	fx_close();
+}
+
 /* Registered slots are what keeps bounced I/O from pinning pages per I/O. */
 static void slots_are_registered_with_or_without_fixedbufs(void)
 {
@@ -756,6 +775,7 @@ FT_MAIN(
 	FT_RUN(bounce_never_passes_misaligned_io_to_the_kernel);
 	FT_RUN(too_big_for_a_slot_is_e2big_and_starts_nothing);
 	FT_RUN(fsync_and_fdatasync_complete_and_are_counted);
+	FT_RUN(sync_range_completes_with_the_flags_given);
 	FT_RUN(slots_are_registered_with_or_without_fixedbufs);
 	FT_RUN(exit_on_zeroed_failed_or_exited_core_is_safe)
 )
