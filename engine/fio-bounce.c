@@ -45,6 +45,8 @@ struct fiob_data {
 	unsigned int nr_queued;
 	struct fiob_stats_file *stat_files;	/* names are our copies */
 	struct cmdprio cmdprio;		/* fio's, as io_uring keeps it */
+	struct io_u *busy_io_u;		/* last refused with FIO_Q_BUSY ... */
+	uint16_t busy_ioprio;		/* ... keeps the priority drawn for it */
 	unsigned int prepped;		/* force_async: requests since the last */
 	bool hipri_warned;
 	bool shared_warned;
@@ -877,6 +879,13 @@ static uint16_t fiob_rw_ioprio(struct thread_data *td, struct io_u *io_u)
 {
 	struct fiob_data *fd = td->io_ops_data;
 
+	/*
+	 * io_uring draws once per I/O it queues. An io_u we sent back busy
+	 * (no bounce slot) returns: it keeps its draw, so the same seed picks
+	 * the same I/Os as io_uring's.
+	 */
+	if (io_u == fd->busy_io_u)
+		return fd->busy_ioprio;
 	if (fd->cmdprio.mode != CMDPRIO_MODE_NONE &&
 	    fio_cmdprio_set_ioprio(td, &fd->cmdprio, io_u))
 		return io_u->ioprio;
@@ -931,8 +940,12 @@ static enum fio_q_status fiob_queue(struct thread_data *td, struct io_u *io_u)
 	}
 	ret = fiob_core_queue(&fd->core, io_u->index, io_u, io_u->file->fileno,
 			      op, io_u->xfer_buf, off, len, attr);
-	if (ret == FIOB_BUSY)
+	if (ret == FIOB_BUSY) {
+		fd->busy_io_u = io_u;
+		fd->busy_ioprio = attr.ioprio;
 		return FIO_Q_BUSY;
+	}
+	fd->busy_io_u = NULL;
 	fiob_count_prepped(o, fd);
 	if (ret < 0) {
 		log_err("fio-bounce: %s: %llu bytes at %llu do not fit a "

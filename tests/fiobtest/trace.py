@@ -15,7 +15,6 @@ import re
 
 from .core import Fail, Skip
 
-TRACING = '/sys/kernel/tracing'
 SUBMIT = 'io_uring/io_uring_submit_req'
 FAILED = 'io_uring/io_uring_req_failed'
 BLOCK_ISSUE = 'block/block_rq_issue'
@@ -36,17 +35,19 @@ def kernel_dev(path):
 
 class Trace:
     def __init__(self, ctx, events=(SUBMIT,), pid=True, filters=None):
-        if not os.path.isdir(os.path.join(TRACING, 'events')):
-            with open('/proc/filesystems') as f:
-                if 'tracefs' not in f.read():
-                    raise Skip('no tracefs in this kernel')
-            # Mounted only for this test, and unmounted after it.
-            ctx.run(['mount', '-t', 'tracefs', 'nodev', TRACING], timeout=30)
-            ctx.defer(ctx.run, ['umount', TRACING], what=f'umount {TRACING}')
+        with open('/proc/filesystems') as f:
+            if 'tracefs' not in f.read():
+                raise Skip('no tracefs in this kernel')
+        # A mount of our own: another test run may unmount the shared one
+        # at /sys/kernel/tracing under us. Every mount shows the same
+        # instances, so ours is private only in its path.
+        root = ctx.tmpdir()
+        ctx.run(['mount', '-t', 'tracefs', 'nodev', root], timeout=30)
+        ctx.defer(ctx.run, ['umount', root], what=f'umount {root}')
         for ev in events:
-            if not os.path.isdir(os.path.join(TRACING, 'events', ev)):
+            if not os.path.isdir(os.path.join(root, 'events', ev)):
                 raise Skip(f'no {ev} tracepoint in this kernel')
-        self.dir = os.path.join(TRACING, 'instances',
+        self.dir = os.path.join(root, 'instances',
                                 f'fiob-{os.getpid()}-{id(self)}')
         os.mkdir(self.dir)
         ctx.defer(self._remove, what=f'rmdir {self.dir}')

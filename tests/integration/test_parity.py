@@ -83,11 +83,13 @@ def every_io_uring_option_accepted(ctx):
               f'{have}')
 
 
-def _same_job_both(ctx, trace, args, what):
-    """The job through io_uring, then fio-bounce: [(result, trace text)]."""
+def _same_job_both(ctx, trace, args, what, ours=()):
+    """The job through io_uring, then fio-bounce (with @ours added):
+    [(result, trace text)]."""
     out = []
-    for engine in ('io_uring', 'bounce'):
-        r = expect_ok(fio(ctx, args, engine=engine), f'{what} ({engine})')
+    for engine, extra in (('io_uring', []), ('bounce', list(ours))):
+        r = expect_ok(fio(ctx, args + extra, engine=engine),
+                      f'{what} ({engine})')
         out.append((r, trace.text()))
     return out
 
@@ -177,13 +179,14 @@ def _fio_prio_ios(r, cls, level):
 CLASS_NAMES = {1: 'rt', 2: 'be', 3: 'idle'}
 
 
-def _prio_like_io_uring(ctx, sector, args, cls, level):
+def _prio_like_io_uring(ctx, sector, args, cls, level, ours=()):
     """@args (4k I/Os at priority @cls/@level and others) through io_uring,
-    then fio-bounce: for each, the device's bytes at that priority are 4k
-    per I/O fio filed there, some went elsewhere, and both engines agree."""
+    then fio-bounce (with @ours): for each, the device's bytes at that
+    priority are 4k per I/O fio filed there, some went elsewhere, and both
+    engines agree. Returns fio-bounce's result."""
     dev, trace = _device_trace(ctx, sector)
     res = _same_job_both(ctx, trace, [f'filename={dev}', *args],
-                         f'{cls}/{level}')
+                         f'{cls}/{level}', ours)
     seen = []
     for who, (r, text) in zip(('io_uring', 'fio-bounce'), res):
         hit, other = _prio_bytes(trace, text, CLASS_NAMES[cls], level)
@@ -195,6 +198,7 @@ def _prio_like_io_uring(ctx, sector, args, cls, level):
         seen.append(hit)
     check(seen[0] == seen[1], f'bytes at {cls}/{level}: io_uring {seen[0]}, '
           f'fio-bounce {seen[1]}')
+    return res[1][0]
 
 
 # No verify here: fio files verify reads under the priority their io_u had
@@ -209,6 +213,20 @@ def cmdprio_reaches_the_device(ctx):
         'direct=1', 'rw=randrw', 'bs=4k', 'size=2M', 'iodepth=8',
         'randseed=3', 'cmdprio_percentage=40', 'cmdprio_class=1',
         'cmdprio=2'], 1, 2)
+
+
+@test('an I/O sent back busy (bounce=always with one slot at iodepth 8) '
+      'keeps the priority drawn for it: fio-bounce sends exactly the bytes '
+      'at RT/2 that io_uring sends on the same job and seed, with the slot '
+      'running out (ring_empty > 0)', timeout=180)
+def cmdprio_draw_survives_busy(ctx):
+    r = _prio_like_io_uring(ctx, 512, [
+        'direct=1', 'rw=randrw', 'bs=4k', 'size=2M', 'iodepth=8',
+        'randseed=8', 'cmdprio_percentage=40', 'cmdprio_class=1',
+        'cmdprio=2'], 1, 2, ours=['bounce=always', 'bounce_slots=1'])
+    c = r.counters()
+    check(c['ring_empty'] > 0 and c['mem_bounced'] > 0,
+          f'the slot never ran out: {c}')
 
 
 @test('cmdprio_bssplit=4k/100:1k/0 with cmdprio_class=3 picks the priority '
