@@ -922,7 +922,18 @@ static enum fio_q_status fiob_queue(struct thread_data *td, struct io_u *io_u)
 		op = FIOB_OP_SYNC_RANGE;
 		off = io_u->file->first_write;
 		len = io_u->file->last_write - io_u->file->first_write;
-		break;
+		if (len)
+			break;
+		/*
+		 * No write has completed since the last sync (fio records
+		 * them at completion, so with writes in flight the range can
+		 * be empty: first_write is then -1, which the kernel refuses).
+		 * fio's own do_sync_file_range() makes no call then: nor do we.
+		 */
+		fiob_count_prepped(o, fd);
+		io_u_mark_submit(td, 1);
+		io_u_mark_complete(td, 1);
+		return FIO_Q_COMPLETED;
 	case DDIR_TRIM:
 		/* Like fio's io_uring: synchronous, and alone in the engine. */
 		if (!fiob_core_idle(&fd->core))
