@@ -142,6 +142,11 @@ static int fiob_sqpoll_cb(void *data, unsigned long long *val)
 #define FIOB_UNCACHED_HELP "Accepted and ignored, as this fio's io_uring does"
 #define FIOB_URING_UNCACHED_FLAG 0
 #endif
+#ifdef FIOB_URING_UNCACHED_DEPRECATED
+#define FIOB_UNCACHED(o) 0	/* soft-deprecated: fio stores nothing */
+#else
+#define FIOB_UNCACHED(o) ((o)->uncached)
+#endif
 
 #ifdef CMDPRIO_OPTIONS
 #define FIOB_CMDPRIO_OPTIONS CMDPRIO_OPTIONS(struct fiob_options, FIO_OPT_G_IOURING)
@@ -331,10 +336,15 @@ static struct fio_option options[] = {
 		 .off1 = offsetof(struct fiob_options, nonvectored),
 		 .def = "-1",
 		 .help = "Use non-vectored read/write commands (0: READV/WRITEV for I/O that is not bounced)"),
+#ifdef FIOB_URING_UNCACHED_DEPRECATED
+	{ .name = "uncached", .lname = "Uncached",
+	  .type = FIO_OPT_SOFT_DEPRECATED },
+#else
 	FIOB_OPT(.name = "uncached", .lname = "Uncached",
 		 .type = FIO_OPT_INT,
 		 .off1 = offsetof(struct fiob_options, uncached),
 		 .help = FIOB_UNCACHED_HELP),
+#endif
 	FIOB_OPT(.name = "force_async", .lname = "Force async",
 		 .type = FIO_OPT_INT,
 		 .off1 = offsetof(struct fiob_options, force_async),
@@ -694,7 +704,7 @@ static void fiob_rw_flags(struct thread_data *td, uint32_t rw_flags[2])
 	struct fiob_options *o = td->eo;
 	uint32_t both = 0;
 
-	if (!td->o.odirect && o->uncached)
+	if (!td->o.odirect && FIOB_UNCACHED(o))
 		both |= FIOB_URING_UNCACHED_FLAG;
 	if (o->nowait)
 		both |= RWF_NOWAIT;

@@ -6,6 +6,8 @@
 #   FIOB_URING_UNCACHED_FLAG    the RWF_ flag its uncached= sets (a macro
 #                               of that tree's os/os-linux.h), if any, and
 #   FIOB_URING_UNCACHED_NAME    its name
+#   FIOB_URING_UNCACHED_DEPRECATED  uncached= is FIO_OPT_SOFT_DEPRECATED
+#                               there (taken with a warning, unlisted)
 #   FIOB_FIO_ATOMICWRITES       fio has atomic= (engine flag FIO_ATOMICWRITES)
 #   FIOB_URING_MD_PI            io_uring (not only io_uring_cmd) sends
 #                               protection information for md_per_io_size
@@ -44,6 +46,10 @@ fi
 if [ -n "$flag" ]; then
 	echo "#define FIOB_URING_UNCACHED_FLAG $flag"
 	echo "#define FIOB_URING_UNCACHED_NAME \"$flag\""
+fi
+if grep -A3 '\.name[[:space:]]*=[[:space:]]*"uncached"' "$uring" |
+	grep -q 'FIO_OPT_SOFT_DEPRECATED'; then
+	echo "#define FIOB_URING_UNCACHED_DEPRECATED 1"
 fi
 if grep -q 'fio_ioring_prep_md(td, io_u)' "$uring"; then
 	echo "#define FIOB_URING_MD_PI 1"
