@@ -353,3 +353,28 @@ def atomic_like_io_uring(ctx):
     ref = _outcome(fio(ctx, job, engine='io_uring'))
     got = _outcome(fio(ctx, job))
     check(ref == got, f'io_uring ended {ref}, fio-bounce {got}')
+
+
+def _protection_lines(r):
+    return sorted(ln for ln in r.err.splitlines() if 'protection' in ln)
+
+
+@test('md_per_io_size=64 on a loop device and on a regular file (no '
+      'protection information) ends through fio-bounce exactly as through '
+      'io_uring on the running fio: same exit, same errors, the same '
+      'protection-information messages (where fio has no such option, both '
+      'refuse it)', timeout=120)
+def md_per_io_size_like_io_uring(ctx):
+    dev = targets.loop(ctx, 512, DEV_SIZE)
+    path = f'{ctx.tmpdir(base="/dev/shm")}/md.bin'
+    with open(path, 'wb') as f:
+        f.truncate(DEV_SIZE)
+    for target in (dev, path):
+        job = [f'filename={target}', 'direct=1', 'rw=write', 'bs=4k',
+               'size=1M', 'md_per_io_size=64']
+        ref, got = (fio(ctx, job, engine=e) for e in ('io_uring', 'bounce'))
+        check(_outcome(ref) == _outcome(got) and
+              _protection_lines(ref) == _protection_lines(got),
+              f'{target}: io_uring ended {_outcome(ref)} '
+              f'{_protection_lines(ref)}, fio-bounce {_outcome(got)} '
+              f'{_protection_lines(got)}')
