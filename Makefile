@@ -107,13 +107,21 @@ $(OUT)/%.o: engine/%.c | deps
 	@mkdir -p $(@D)
 	$(CC) $(BASE_FLAGS) -c $< -o $@
 
-$(OUT)/fio-bounce.o: $(ADAPTER) $(FIO_PATH_FILE)
-	@mkdir -p $(@D)
-	$(CC) $(BASE_FLAGS) $(FIO_FLAGS) -DFIOB_BUILT_FOR='"$(FIO_VERSION)"' -c $< -o $@
+# What fio's io_uring engine offers in that tree (option parity): read from
+# the tree by tools/uring-opts.sh, regenerated when the tree changes.
+URING_OPTS := $(OUT)/fiob_uring_opts.h
 
-$(OUT)/fio-bounce-wrongver.o: $(ADAPTER) $(FIO_PATH_FILE)
+$(URING_OPTS): tools/uring-opts.sh $(FIO_PATH_FILE)
 	@mkdir -p $(@D)
-	$(CC) $(BASE_FLAGS) $(FIO_FLAGS) -DFIOB_BUILT_FOR='"fio-0.0-wrongver"' -c $< -o $@
+	tools/uring-opts.sh $(FIO_TREE) >$@.tmp && mv $@.tmp $@
+
+$(OUT)/fio-bounce.o: $(ADAPTER) $(URING_OPTS) $(FIO_PATH_FILE)
+	@mkdir -p $(@D)
+	$(CC) $(BASE_FLAGS) $(FIO_FLAGS) -I$(OUT) -DFIOB_BUILT_FOR='"$(FIO_VERSION)"' -c $< -o $@
+
+$(OUT)/fio-bounce-wrongver.o: $(ADAPTER) $(URING_OPTS) $(FIO_PATH_FILE)
+	@mkdir -p $(@D)
+	$(CC) $(BASE_FLAGS) $(FIO_FLAGS) -I$(OUT) -DFIOB_BUILT_FOR='"fio-0.0-wrongver"' -c $< -o $@
 
 # Export exactly one symbol, 'ioengine' (engine/fio-bounce.map); nodelete
 # keeps the code mapped while fio tears down (same reason as SPDK's plugin).
