@@ -52,6 +52,7 @@ struct fiob_data {
 	struct cmdprio cmdprio;		/* fio's, as io_uring keeps it */
 	struct io_u *busy_io_u;		/* last refused with FIO_Q_BUSY ... */
 	uint16_t busy_ioprio;		/* ... keeps the priority drawn for it */
+	uint16_t drawn_ioprio;		/* attr_per_io: the last one drawn */
 	unsigned int prepped;		/* force_async: requests since the last */
 	bool hipri_warned;
 	bool shared_warned;
@@ -751,6 +752,7 @@ static void fiob_count_prepped(const struct fiob_options *o,
  * its latency under that priority), or the job's default; io_uring draws
  * once per I/O it queues, so an io_u we sent back busy (no bounce slot)
  * keeps its draw, and the same seed picks the same I/Os as io_uring's.
+ * Out of line: the common path does not pay for it.
  */
 static __attribute__((noinline))
 struct fiob_sqe_attr fiob_per_io_attr(struct thread_data *td,
@@ -760,14 +762,72 @@ struct fiob_sqe_attr fiob_per_io_attr(struct thread_data *td,
 	struct fiob_data *bd = td->io_ops_data;
 
 	attr.flags = fiob_async_flag(td->eo, bd);
-	if (!ddir_rw(io_u->ddir))
-		return attr;
-	if (io_u == bd->busy_io_u)
-		attr.ioprio = bd->busy_ioprio;
-	else if (bd->cmdprio.mode != CMDPRIO_MODE_NONE &&
-		 fio_cmdprio_set_ioprio(td, &bd->cmdprio, io_u))
-		attr.ioprio = io_u->ioprio;
+	if (ddir_rw(io_u->ddir)) {
+		if (io_u == bd->busy_io_u)
+			attr.ioprio = bd->busy_ioprio;
+		else if (bd->cmdprio.mode != CMDPRIO_MODE_NONE &&
+			 fio_cmdprio_set_ioprio(td, &bd->cmdprio, io_u))
+			attr.ioprio = io_u->ioprio;
+	}
+	bd->drawn_ioprio = attr.ioprio;
 	return attr;
+}
+
+/* What fiob_req_queue() said of @io_u, as fio takes it. */
+static inline enum fio_q_status fiob_queued(struct thread_data *td,
+					    struct io_u *io_u, int ret)
+{
+	struct fiob_data *bd = td->io_ops_data;
+
+	if (ret == FIOB_BUSY) {
+		bd->busy_io_u = io_u;
+		bd->busy_ioprio = bd->drawn_ioprio;
+		return FIO_Q_BUSY;
+	}
+	if (fio_unlikely(bd->attr_per_io)) {
+		bd->busy_io_u = NULL;
+		fiob_count_prepped(td->eo, bd);
+	}
+	if (ret < 0) {
+		log_err("fio-bounce: %s: %llu bytes at %llu do not fit a "
+			"bounce slot\n", io_u->file->file_name,
+			io_u->xfer_buflen, io_u->offset);
+		io_u->error = -ret;
+		return FIO_Q_COMPLETED;
+	}
+	bd->queued[bd->nr_queued++] = io_u;
+	return FIO_Q_QUEUED;
+}
+
+/*
+ * sync_file_range, like fio's io_uring: of everything written since the
+ * last one. No write may have completed since (fio records them at
+ * completion, so with writes in flight the range can be empty: first_write
+ * is then -1, which the kernel refuses); fio's own do_sync_file_range()
+ * makes no call then, nor do we.
+ */
+static __attribute__((noinline))
+enum fio_q_status fiob_queue_sync_range(struct thread_data *td,
+					struct io_u *io_u)
+{
+	struct fiob_data *bd = td->io_ops_data;
+	struct fio_file *f = io_u->file;
+	struct fiob_sqe_attr attr = { 0 };
+
+	if (f->last_write == f->first_write) {
+		fiob_count_prepped(td->eo, bd);
+		io_u_mark_submit(td, 1);
+		io_u_mark_complete(td, 1);
+		return FIO_Q_COMPLETED;
+	}
+	if (bd->attr_per_io)
+		attr = fiob_per_io_attr(td, io_u, attr);
+	return fiob_queued(td, io_u,
+			   fiob_req_queue(&bd->core, io_u->index, io_u,
+					  f->fileno, FIOB_OP_SYNC_RANGE,
+					  io_u->xfer_buf, f->first_write,
+					  f->last_write - f->first_write,
+					  attr));
 }
 
 /*
@@ -776,13 +836,10 @@ struct fiob_sqe_attr fiob_per_io_attr(struct thread_data *td,
  */
 static enum fio_q_status fiob_queue(struct thread_data *td, struct io_u *io_u)
 {
-	struct fiob_options *o = td->eo;
 	struct fiob_data *bd = td->io_ops_data;
 	/* Syncs carry ioprio 0, as in io_uring. */
 	struct fiob_sqe_attr attr = { 0 };
-	uint64_t off = io_u->offset, len = io_u->xfer_buflen;
 	enum fiob_op op;
-	int ret;
 
 	fio_ro_check(td, io_u);
 	switch (io_u->ddir) {
@@ -801,27 +858,12 @@ static enum fio_q_status fiob_queue(struct thread_data *td, struct io_u *io_u)
 		op = FIOB_OP_FDATASYNC;
 		break;
 	case DDIR_SYNC_FILE_RANGE:
-		/* Like fio's io_uring: everything written since the last one. */
-		op = FIOB_OP_SYNC_RANGE;
-		off = io_u->file->first_write;
-		len = io_u->file->last_write - io_u->file->first_write;
-		if (len)
-			break;
-		/*
-		 * No write has completed since the last sync (fio records
-		 * them at completion, so with writes in flight the range can
-		 * be empty: first_write is then -1, which the kernel refuses).
-		 * fio's own do_sync_file_range() makes no call then: nor do we.
-		 */
-		fiob_count_prepped(o, bd);
-		io_u_mark_submit(td, 1);
-		io_u_mark_complete(td, 1);
-		return FIO_Q_COMPLETED;
+		return fiob_queue_sync_range(td, io_u);
 	case DDIR_TRIM:
 		/* Like fio's io_uring: synchronous, and alone in the engine. */
 		if (!fiob_core_idle(&bd->core))
 			return FIO_Q_BUSY;
-		fiob_count_prepped(o, bd);
+		fiob_count_prepped(td->eo, bd);
 		do_io_u_trim(td, io_u);
 		io_u_mark_submit(td, 1);
 		io_u_mark_complete(td, 1);
@@ -834,26 +876,11 @@ static enum fio_q_status fiob_queue(struct thread_data *td, struct io_u *io_u)
 	}
 	if (fio_unlikely(bd->attr_per_io))
 		attr = fiob_per_io_attr(td, io_u, attr);
-	ret = fiob_req_queue(&bd->core, io_u->index, io_u, io_u->file->fileno,
-			     op, io_u->xfer_buf, off, len, attr);
-	if (ret == FIOB_BUSY) {
-		bd->busy_io_u = io_u;
-		bd->busy_ioprio = attr.ioprio;
-		return FIO_Q_BUSY;
-	}
-	if (fio_unlikely(bd->attr_per_io)) {
-		bd->busy_io_u = NULL;
-		fiob_count_prepped(o, bd);
-	}
-	if (ret < 0) {
-		log_err("fio-bounce: %s: %llu bytes at %llu do not fit a "
-			"bounce slot\n", io_u->file->file_name,
-			io_u->xfer_buflen, io_u->offset);
-		io_u->error = -ret;
-		return FIO_Q_COMPLETED;
-	}
-	bd->queued[bd->nr_queued++] = io_u;
-	return FIO_Q_QUEUED;
+	return fiob_queued(td, io_u,
+			   fiob_req_queue(&bd->core, io_u->index, io_u,
+					  io_u->file->fileno, op,
+					  io_u->xfer_buf, io_u->offset,
+					  io_u->xfer_buflen, attr));
 }
 
 /* commit: submit the batch; stamp issue times once for all of it. */
