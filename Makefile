@@ -125,11 +125,19 @@ $(FIO_FEATURES): tools/fio-features.sh $(FIO_PATH_FILE)
 	@mkdir -p $(@D)
 	CC="$(CC)" tools/fio-features.sh $(FIO_TREE) $@
 
-$(OUT)/fio-bounce.o: $(ADAPTER) $(FIO_PATH_FILE) $(FIO_FEATURES)
+# What fio's io_uring engine offers in that tree (option parity): read from
+# the tree by tools/uring-opts.sh, regenerated when the tree changes.
+URING_OPTS := $(OUT)/fiob_uring_opts.h
+
+$(URING_OPTS): tools/uring-opts.sh $(FIO_PATH_FILE)
+	@mkdir -p $(@D)
+	tools/uring-opts.sh $(FIO_TREE) >$@.tmp && mv $@.tmp $@
+
+$(OUT)/fio-bounce.o: $(ADAPTER) $(FIO_PATH_FILE) $(FIO_FEATURES) $(URING_OPTS)
 	@mkdir -p $(@D)
 	$(CC) $(BASE_FLAGS) $(FIO_FLAGS) -DFIOB_BUILT_FOR='"$(FIO_VERSION)"' -c $< -o $@
 
-$(OUT)/fio-bounce-wrongver.o: $(ADAPTER) $(FIO_PATH_FILE) $(FIO_FEATURES)
+$(OUT)/fio-bounce-wrongver.o: $(ADAPTER) $(FIO_PATH_FILE) $(FIO_FEATURES) $(URING_OPTS)
 	@mkdir -p $(@D)
 	$(CC) $(BASE_FLAGS) $(FIO_FLAGS) -DFIOB_BUILT_FOR='"fio-0.0-wrongver"' -c $< -o $@
 

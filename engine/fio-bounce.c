@@ -11,15 +11,18 @@
  */
 #include <dlfcn.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/uio.h>
 
 #include "fio.h"
 #include "optgroup.h"
 #include "fiob_fio_compat.h"
+#include "engines/cmdprio.h"
 
 #include "fiob_discover.h"
 #include "fiob_copy.h"
@@ -27,6 +30,7 @@
 #include "fiob_opt.h"
 #include "fiob_req.h"
 #include "fiob_stats.h"
+#include "fiob_uring_opts.h"	/* generated: tools/uring-opts.sh */
 
 #ifndef FIOB_BUILT_FOR
 #error "FIOB_BUILT_FOR must name the fio version of the headers (the Makefile sets it)"
@@ -44,6 +48,14 @@ struct fiob_data {
 	struct io_u **queued;		/* queued since the last commit */
 	unsigned int nr_queued;
 	struct fiob_stats_file *stat_files;	/* names are our copies */
+	/* What every read's and write's SQEs carry unless attr_per_io. */
+	struct fiob_sqe_attr rw_attr;
+	bool attr_per_io;		/* cmdprio or force_async: per I/O */
+	struct cmdprio cmdprio;		/* fio's, as io_uring keeps it */
+	struct io_u *busy_io_u;		/* last refused with FIO_Q_BUSY ... */
+	uint16_t busy_ioprio;		/* ... keeps the priority drawn for it */
+	uint16_t drawn_ioprio;		/* attr_per_io: the last one drawn */
+	unsigned int prepped;		/* force_async: requests since the last */
 	bool hipri_warned;
 	bool shared_warned;
 	int force_vec;		/* test hook: -1 probe, 0 or 1 the answer */
@@ -65,6 +77,27 @@ struct fiob_options {
 	unsigned int sqpoll_cpu;
 	unsigned int sqpoll_set;
 	unsigned int nowait;
+	/* The rest of fio's io_uring options, as its ioring_options has them. */
+	struct cmdprio_options cmdprio_options;
+	int nonvectored;	/* -1: READ/WRITE where the kernel has them */
+	unsigned int uncached;
+	unsigned int force_async;
+	unsigned int cmd_type;	/* io_uring_cmd's; io_uring ignores it */
+#ifdef FIOB_URING_OPT_md_per_io_size
+	/* io_uring_cmd's NVMe options: io_uring takes them (see the table). */
+	unsigned int md_per_io_size;
+	unsigned int pi_act;
+	unsigned int apptag;
+	unsigned int apptag_mask;
+	char *pi_chk;
+#endif
+#ifdef FIOB_URING_OPT_readfua
+	unsigned int readfua;
+	unsigned int writefua;
+	unsigned int deac;
+	unsigned int write_mode;
+	unsigned int verify_mode;
+#endif
 };
 
 static const char *const fiob_mode_names[] = { "auto", "always", "never" };
@@ -149,6 +182,8 @@ static int fiob_sqpoll_cb(void *data, unsigned long long *val)
 #define FIOB_OPT(...)							\
 	{ .category = FIO_OPT_C_ENGINE, .group = FIO_OPT_G_IOURING, __VA_ARGS__ }
 
+#include "fiob_fio_uring_opts.h"
+
 static struct fio_option options[] = {
 	FIOB_OPT(.name = "bounce", .lname = "Bounce mode", .type = FIO_OPT_STR,
 		 .off1 = offsetof(struct fiob_options, bounce), .def = "auto",
@@ -204,6 +239,35 @@ static struct fio_option options[] = {
 		 .type = FIO_OPT_BOOL,
 		 .off1 = offsetof(struct fiob_options, nowait),
 		 .help = "Use RWF_NOWAIT for reads/writes"),
+	FIOB_OPT(.name = "nonvectored", .lname = "Non-vectored",
+		 .type = FIO_OPT_INT,
+		 .off1 = offsetof(struct fiob_options, nonvectored),
+		 .def = "-1",
+		 .help = "Use non-vectored read/write commands (0: READV/WRITEV for I/O that is not bounced)"),
+#ifdef FIOB_URING_UNCACHED_DEPRECATED
+	{ .name = "uncached", .lname = "Uncached",
+	  .type = FIO_OPT_SOFT_DEPRECATED },
+#else
+	FIOB_OPT(.name = "uncached", .lname = "Uncached",
+		 .type = FIO_OPT_INT,
+		 .off1 = offsetof(struct fiob_options, uncached),
+		 .help = FIOB_UNCACHED_HELP),
+#endif
+	FIOB_OPT(.name = "force_async", .lname = "Force async",
+		 .type = FIO_OPT_INT,
+		 .off1 = offsetof(struct fiob_options, force_async),
+		 .help = "Set IOSQE_ASYNC every N requests"),
+	FIOB_OPT(.name = "cmd_type", .lname = "Uring cmd type",
+		 .type = FIO_OPT_STR,
+		 .off1 = offsetof(struct fiob_options, cmd_type),
+		 .help = "Specify uring-cmd type (io_uring_cmd only: ignored, as io_uring does)",
+		 .def = "nvme",
+		 .posval = {
+			{ .ival = "nvme", .oval = 1,
+			  .help = "Issue nvme-uring-cmd" },
+		 }),
+	FIOB_CMDPRIO_OPTIONS,
+	FIOB_NVME_OPTIONS
 	{ .name = NULL },
 };
 
@@ -420,6 +484,73 @@ static void fiob_report(struct thread_data *td)
 	free(text);
 }
 
+#ifdef FIOB_URING_MD_PI
+/*
+ * md_per_io_size: this fio's io_uring sends protection information with
+ * each I/O, which fio-bounce cannot carry through a bounce buffer. Where the
+ * target has none, fail where and as io_uring fails (same words, same
+ * value); where it has some, refuse rather than run without it.
+ */
+struct fiob_lbmd_cap {		/* struct logical_block_metadata_cap */
+	uint32_t flags;
+	uint8_t rest[12];
+};
+#define FIOB_IOC_GETLBMD_CAP	_IOWR(0x15, 2, struct fiob_lbmd_cap)
+#define FIOB_LBMD_PI_CAP_INTEGRITY	(1 << 0)
+
+static int fiob_check_md(struct thread_data *td, struct fio_file *f)
+{
+	struct fiob_options *o = td->eo;
+	struct fiob_lbmd_cap cap;
+	int fd, err;
+
+	if (!o->md_per_io_size)
+		return 0;
+	fd = open(f->file_name, O_RDONLY);
+	if (fd < 0)
+		return -errno;
+	err = ioctl(fd, FIOB_IOC_GETLBMD_CAP, &cap) < 0 ? errno : 0;
+	close(fd);
+	if (err) {
+		log_err("%s: failed to query protection information "
+			"capabilities; error %d\n", f->file_name, err);
+		return -err;
+	}
+	if (!(cap.flags & FIOB_LBMD_PI_CAP_INTEGRITY)) {
+		log_err("%s: Protection information not supported\n",
+			f->file_name);
+		return -ENOTSUP;
+	}
+	log_err("fio-bounce: %s: md_per_io_size: fio-bounce cannot carry "
+		"protection information; use ioengine=io_uring\n",
+		f->file_name);
+	return -ENOTSUP;
+}
+
+/* io_uring's own check at init, in its words. */
+static int fiob_check_md_opts(struct thread_data *td)
+{
+	struct fiob_options *o = td->eo;
+
+	if (o->md_per_io_size && o->apptag_mask != 0xffff) {
+		log_err("fio: io_uring with metadata requires an apptag_mask "
+			"of 0xffff\n");
+		return 1;
+	}
+	return 0;
+}
+#else
+static int fiob_check_md(struct thread_data *td, struct fio_file *f)
+{
+	return 0;
+}
+
+static int fiob_check_md_opts(struct thread_data *td)
+{
+	return 0;
+}
+#endif
+
 /* ---- hooks ---------------------------------------------------------- */
 
 /*
@@ -444,6 +575,8 @@ static int fiob_init(struct thread_data *td)
 		td_verror(td, EINVAL, "fiob_init");
 		return 1;
 	}
+	if (fiob_check_md_opts(td))
+		return 1;
 	bd = calloc(1, sizeof(*bd));
 	if (!bd)
 		goto err;
@@ -460,6 +593,11 @@ static int fiob_init(struct thread_data *td)
 	hook = getenv("FIOB_TEST_ZERO_COPY_PROBE");
 	bd->force_vec = hook && (!strcmp(hook, "0") || !strcmp(hook, "1")) ?
 			atoi(hook) : -1;
+	/* cmdprio*: fio's own parser and per-I/O choice, as io_uring uses them. */
+	if (fio_cmdprio_init(td, &bd->cmdprio, &o->cmdprio_options)) {
+		td_verror(td, EINVAL, "fiob_init");
+		return 1;
+	}
 	return 0;
 err:
 	td_verror(td, ENOMEM, "fiob_init");
@@ -504,6 +642,23 @@ err:
 	return ret;
 }
 
+/* The RWF_ flags of every read [0] and write [1], as io_uring sets them. */
+static void fiob_rw_flags(struct thread_data *td, uint32_t rw_flags[2])
+{
+	struct fiob_options *o = td->eo;
+	uint32_t both = 0;
+
+	if (!td->o.odirect && FIOB_UNCACHED(o))
+		both |= FIOB_URING_UNCACHED_FLAG;
+	if (o->nowait)
+		both |= RWF_NOWAIT;
+	rw_flags[0] = rw_flags[1] = both;
+#ifdef FIOB_FIO_ATOMICWRITES
+	if (td->o.oatomic)
+		rw_flags[1] |= RWF_ATOMIC;
+#endif
+}
+
 /* post_init: io_u buffers exist now; build the ring and the bounce ring. */
 static int fiob_post_init(struct thread_data *td)
 {
@@ -523,10 +678,10 @@ static int fiob_post_init(struct thread_data *td)
 			.hipri = o->hipri,
 			.sqpoll = o->sqpoll_thread,
 			.sqpoll_cpu = o->sqpoll_set ? (int)o->sqpoll_cpu : -1,
-			.nowait = o->nowait,
+			.vectored = !o->nonvectored,
+			.sync_range_flags = td->o.sync_file_range,
 			.fixedbufs = o->fixedbufs,
 			.register_slots = o->bounce_register,
-			.ioprio = td->ioprio,
 		},
 		.user_bufs = bd->io_u_bufs,
 	};
@@ -536,6 +691,15 @@ static int fiob_post_init(struct thread_data *td)
 
 	if (blk < FIOB_DEFAULT_ALIGN)
 		blk = FIOB_DEFAULT_ALIGN;
+	fiob_rw_flags(td, p.ring.rw_flags);
+	/*
+	 * Reads and writes carry the job's prio/prioclass (which an SQPOLL
+	 * thread would not inherit); only cmdprio and force_async make the
+	 * SQE attributes vary per I/O, and only then is each one worked out.
+	 */
+	bd->rw_attr.ioprio = td->ioprio;
+	bd->attr_per_io = o->force_async ||
+			  bd->cmdprio.mode != CMDPRIO_MODE_NONE;
 	/* fixedbufs registers each io_u's buffer at the io_u's index. */
 	io_u_qiter(&td->io_u_all, io_u, i) {
 		bd->io_u_bufs[io_u->index].iov_base = io_u->buf;
@@ -587,6 +751,9 @@ static int fiob_open_file(struct thread_data *td, struct fio_file *f)
 	enum fiob_vec vec = FIOB_VEC_NA;
 	int ret;
 
+	ret = fiob_check_md(td, f);
+	if (ret)
+		return ret;
 	if (!bd || !bd->core_up)
 		return generic_open_file(td, f);
 	if (!o->registerfiles && bd->fds[f->fileno] >= 0) {
@@ -681,6 +848,110 @@ static int fiob_close_file(struct thread_data *td, struct fio_file *f)
 }
 
 /*
+ * force_async=N: IOSQE_ASYNC on every N-th request the engine takes, counted
+ * as io_uring's prep counts them (syncs and trims too; a request refused
+ * with FIO_Q_BUSY comes back and is counted then).
+ */
+static uint8_t fiob_async_flag(const struct fiob_options *o,
+			       const struct fiob_data *bd)
+{
+	return o->force_async && bd->prepped + 1 == o->force_async ?
+	       IOSQE_ASYNC : 0;
+}
+
+static void fiob_count_prepped(const struct fiob_options *o,
+			       struct fiob_data *bd)
+{
+	if (o->force_async && ++bd->prepped == o->force_async)
+		bd->prepped = 0;
+}
+
+/*
+ * The SQE attributes of an io_u when cmdprio or force_async make them vary
+ * per I/O (bd->attr_per_io); otherwise fiob_queue uses bd->rw_attr as is.
+ * A read or write carries what fio's cmdprio picks for it (which also files
+ * its latency under that priority), or the job's default; io_uring draws
+ * once per I/O it queues, so an io_u we sent back busy (no bounce slot)
+ * keeps its draw, and the same seed picks the same I/Os as io_uring's.
+ * Out of line: the common path does not pay for it.
+ */
+static __attribute__((noinline))
+struct fiob_sqe_attr fiob_per_io_attr(struct thread_data *td,
+				      struct io_u *io_u,
+				      struct fiob_sqe_attr attr)
+{
+	struct fiob_data *bd = td->io_ops_data;
+
+	attr.flags = fiob_async_flag(td->eo, bd);
+	if (ddir_rw(io_u->ddir)) {
+		if (io_u == bd->busy_io_u)
+			attr.ioprio = bd->busy_ioprio;
+		else if (bd->cmdprio.mode != CMDPRIO_MODE_NONE &&
+			 fio_cmdprio_set_ioprio(td, &bd->cmdprio, io_u))
+			attr.ioprio = io_u->ioprio;
+	}
+	bd->drawn_ioprio = attr.ioprio;
+	return attr;
+}
+
+/* What fiob_req_queue() said of @io_u, as fio takes it. */
+static inline enum fio_q_status fiob_queued(struct thread_data *td,
+					    struct io_u *io_u, int ret)
+{
+	struct fiob_data *bd = td->io_ops_data;
+
+	if (ret == FIOB_BUSY) {
+		bd->busy_io_u = io_u;
+		bd->busy_ioprio = bd->drawn_ioprio;
+		return FIO_Q_BUSY;
+	}
+	if (fio_unlikely(bd->attr_per_io)) {
+		bd->busy_io_u = NULL;
+		fiob_count_prepped(td->eo, bd);
+	}
+	if (ret < 0) {
+		log_err("fio-bounce: %s: %llu bytes at %llu do not fit a "
+			"bounce slot\n", io_u->file->file_name,
+			io_u->xfer_buflen, io_u->offset);
+		io_u->error = -ret;
+		return FIO_Q_COMPLETED;
+	}
+	bd->queued[bd->nr_queued++] = io_u;
+	return FIO_Q_QUEUED;
+}
+
+/*
+ * sync_file_range, like fio's io_uring: of everything written since the
+ * last one. No write may have completed since (fio records them at
+ * completion, so with writes in flight the range can be empty: first_write
+ * is then -1, which the kernel refuses); fio's own do_sync_file_range()
+ * makes no call then, nor do we.
+ */
+static __attribute__((noinline))
+enum fio_q_status fiob_queue_sync_range(struct thread_data *td,
+					struct io_u *io_u)
+{
+	struct fiob_data *bd = td->io_ops_data;
+	struct fio_file *f = io_u->file;
+	struct fiob_sqe_attr attr = { 0 };
+
+	if (f->last_write == f->first_write) {
+		fiob_count_prepped(td->eo, bd);
+		io_u_mark_submit(td, 1);
+		io_u_mark_complete(td, 1);
+		return FIO_Q_COMPLETED;
+	}
+	if (bd->attr_per_io)
+		attr = fiob_per_io_attr(td, io_u, attr);
+	return fiob_queued(td, io_u,
+			   fiob_req_queue(&bd->core, io_u->index, io_u,
+					  f->fileno, FIOB_OP_SYNC_RANGE,
+					  io_u->xfer_buf, f->first_write,
+					  f->last_write - f->first_write,
+					  attr));
+}
+
+/*
  * Trims, and syncfs where fio has it (end_syncfs), run synchronously and
  * alone in the engine, exactly as fio's io_uring runs them.
  */
@@ -691,6 +962,7 @@ static enum fio_q_status fiob_queue_alone(struct thread_data *td,
 
 	if (!fiob_core_idle(&bd->core))
 		return FIO_Q_BUSY;
+	fiob_count_prepped(td->eo, bd);
 	if (io_u->ddir == DDIR_TRIM)
 		do_io_u_trim(td, io_u);
 	else
@@ -707,16 +979,19 @@ static enum fio_q_status fiob_queue_alone(struct thread_data *td,
 static enum fio_q_status fiob_queue(struct thread_data *td, struct io_u *io_u)
 {
 	struct fiob_data *bd = td->io_ops_data;
+	/* Syncs carry ioprio 0, as in io_uring. */
+	struct fiob_sqe_attr attr = { 0 };
 	enum fiob_op op;
-	int ret;
 
 	fio_ro_check(td, io_u);
 	switch (io_u->ddir) {
 	case DDIR_READ:
 		op = FIOB_OP_READ;
+		attr = bd->rw_attr;
 		break;
 	case DDIR_WRITE:
 		op = FIOB_OP_WRITE;
+		attr = bd->rw_attr;
 		break;
 	case DDIR_SYNC:
 		op = FIOB_OP_FSYNC;
@@ -724,6 +999,8 @@ static enum fio_q_status fiob_queue(struct thread_data *td, struct io_u *io_u)
 	case DDIR_DATASYNC:
 		op = FIOB_OP_FDATASYNC;
 		break;
+	case DDIR_SYNC_FILE_RANGE:
+		return fiob_queue_sync_range(td, io_u);
 	case DDIR_TRIM:
 		return fiob_queue_alone(td, io_u);
 	default:
@@ -734,20 +1011,13 @@ static enum fio_q_status fiob_queue(struct thread_data *td, struct io_u *io_u)
 		io_u->error = EOPNOTSUPP;
 		return FIO_Q_COMPLETED;
 	}
-	ret = fiob_req_queue(&bd->core, io_u->index, io_u, io_u->file->fileno,
-			     op, io_u->xfer_buf, io_u->offset,
-			     io_u->xfer_buflen);
-	if (ret == FIOB_BUSY)
-		return FIO_Q_BUSY;
-	if (ret < 0) {
-		log_err("fio-bounce: %s: %llu bytes at %llu do not fit a "
-			"bounce slot\n", io_u->file->file_name,
-			io_u->xfer_buflen, io_u->offset);
-		io_u->error = -ret;
-		return FIO_Q_COMPLETED;
-	}
-	bd->queued[bd->nr_queued++] = io_u;
-	return FIO_Q_QUEUED;
+	if (fio_unlikely(bd->attr_per_io))
+		attr = fiob_per_io_attr(td, io_u, attr);
+	return fiob_queued(td, io_u,
+			   fiob_req_queue(&bd->core, io_u->index, io_u,
+					  io_u->file->fileno, op,
+					  io_u->xfer_buf, io_u->offset,
+					  io_u->xfer_buflen, attr));
 }
 
 /* commit: submit the batch; stamp issue times once for all of it. */
@@ -853,6 +1123,7 @@ static void fiob_cleanup(struct thread_data *td)
 		fiob_report(td);
 	}
 	fiob_core_exit(&bd->core);
+	fio_cmdprio_cleanup(&bd->cmdprio);
 	for (i = 0; bd->fds && i < bd->nr_files; i++)
 		if (bd->fds[i] >= 0)
 			close(bd->fds[i]);	/* registerfiles kept them */
@@ -866,12 +1137,20 @@ static void fiob_cleanup(struct thread_data *td)
 	td->io_ops_data = NULL;
 }
 
+/* atomic=1 (RWF_ATOMIC on writes), where this fio has it, as io_uring. */
+#ifdef FIOB_FIO_ATOMICWRITES
+#define FIOB_ENGINE_ATOMICWRITES FIO_ATOMICWRITES
+#else
+#define FIOB_ENGINE_ATOMICWRITES 0
+#endif
+
 /* The one exported symbol: fio looks it up with dlsym(handle, "ioengine"). */
 __attribute__((visibility("default"))) struct ioengine_ops ioengine = {
 	.name			= "bounce",
 	.version		= FIO_IOOPS_VERSION,
 	.flags			= FIO_ASYNCIO_SYNC_TRIM | FIOB_FLAG_SYNC_SYNCFS |
-				  FIO_NO_OFFLOAD | FIO_ASYNCIO_SETS_ISSUE_TIME,
+				  FIO_NO_OFFLOAD | FIO_ASYNCIO_SETS_ISSUE_TIME |
+				  FIOB_ENGINE_ATOMICWRITES,
 	.init			= fiob_init,
 	.post_init		= fiob_post_init,
 	.queue			= fiob_queue,

@@ -28,11 +28,12 @@ enum fiob_op {
 	FIOB_OP_WRITE,
 	FIOB_OP_FSYNC,
 	FIOB_OP_FDATASYNC,
+	FIOB_OP_SYNC_RANGE,	/* sync_file_range() of [off, off + len) */
 };
 
 static inline bool fiob_op_is_sync(unsigned int op)
 {
-	return op == FIOB_OP_FSYNC || op == FIOB_OP_FDATASYNC;
+	return op >= FIOB_OP_FSYNC;
 }
 
 struct fiob_file {
@@ -59,9 +60,19 @@ struct fiob_req {
 	uint8_t pending;	/* CQEs outstanding in this phase */
 	uint8_t eof_excl;	/* window write crossing EOF: owns [win_off, inf) */
 	uint8_t zero_copy;	/* window I/O sent as iov[], copying nothing */
+	/*
+	 * Every SQE of the request carries attr. Set only for requests that
+	 * do not take the fast path (their SQEs go out later); the fast path
+	 * passes it straight to its one SQE.
+	 */
+	struct fiob_sqe_attr attr;
 	uint32_t rmw_got[FIOB_MAX_RMW_READS];
 	struct fiob_plan plan;
-	/* Zero copy: the main transfer's segments (read by the kernel). */
+	/*
+	 * The main transfer's segments, read by the kernel: zero copy's
+	 * [slot head, user buffer, slot tail], or iov[0] alone for the user's
+	 * buffer under nonvectored=0.
+	 */
 	struct iovec iov[FIOB_MAX_IOV];
 };
 

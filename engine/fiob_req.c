@@ -34,15 +34,31 @@ static inline int slot_buf_index(const struct fiob_core *c, int32_t slot)
 	return fiob_ring_slot_buf(&c->ring, slot);
 }
 
-/* One read or write of file @f for request @id (@part: which RMW read). */
-static inline bool prep_rw(struct fiob_core *c, const struct fiob_file *f,
-			   uint32_t id, unsigned int part, bool write,
-			   void *addr, uint64_t off, uint32_t len,
-			   int buf_index)
+/*
+ * The user's buffer as READV/WRITEV (nonvectored=0), or NULL for a plain
+ * READ/WRITE. Only for the user's own memory: bounce transfers are the
+ * engine's, and stay READ/WRITE.
+ */
+static inline struct iovec *user_iov(const struct fiob_core *c,
+				     struct fiob_req *r)
+{
+	return c->p.ring.vectored ? &r->iov[0] : NULL;
+}
+
+/*
+ * One read or write of file @f for request @id (@part: which RMW read),
+ * carrying @attr and the job's RWF_ flags for its direction.
+ */
+static inline __attribute__((always_inline))
+bool prep_rw(struct fiob_core *c, const struct fiob_file *f, uint32_t id,
+	     unsigned int part, bool write, void *addr, uint64_t off,
+	     uint32_t len, int buf_index, struct iovec *iov,
+	     struct fiob_sqe_attr attr)
 {
 	return fiob_ring_prep_rw(&c->ring, f->fixed >= 0 ? f->fixed : f->fd,
 				 f->fixed >= 0, id, part, write, addr, off,
-				 len, buf_index);
+				 len, buf_index, iov, c->p.ring.rw_flags[write],
+				 attr);
 }
 
 /*
@@ -60,18 +76,23 @@ static bool prep_zero_copy(struct fiob_core *c, uint32_t id)
 
 	return fiob_ring_prep_rwv(&c->ring, f->fixed >= 0 ? f->fixed : f->fd,
 				  f->fixed >= 0, id, 0, write, r->iov, nr,
-				  r->plan.win_off);
+				  r->plan.win_off, c->p.ring.rw_flags[write],
+				  r->attr);
 }
 
 static bool prep_sync(struct fiob_core *c, uint32_t id)
 {
 	const struct fiob_req *r = &c->reqs[id];
 	const struct fiob_file *f = &c->files[r->file];
+	int fd = f->fixed >= 0 ? f->fixed : f->fd;
 
-	return fiob_ring_prep_sync(&c->ring,
-				   f->fixed >= 0 ? f->fixed : f->fd,
-				   f->fixed >= 0, id,
-				   r->op == FIOB_OP_FDATASYNC);
+	if (r->op == FIOB_OP_SYNC_RANGE)
+		return fiob_ring_prep_sync_range(&c->ring, fd, f->fixed >= 0,
+						 id, r->off, (uint32_t)r->len,
+						 c->p.ring.sync_range_flags,
+						 r->attr);
+	return fiob_ring_prep_sync(&c->ring, fd, f->fixed >= 0, id,
+				   r->op == FIOB_OP_FDATASYNC, r->attr);
 }
 
 static void finish(struct fiob_core *c, uint32_t id);
@@ -121,14 +142,15 @@ static void prep_main(struct fiob_core *c, uint32_t id)
 		ok = prep_sync(c, id);
 	else if (r->plan.kind == FIOB_KIND_PASS)
 		ok = prep_rw(c, f, id, 0, write, r->buf, r->off,
-			     (uint32_t)r->len, user_buf_index(c, id));
+			     (uint32_t)r->len, user_buf_index(c, id),
+			     user_iov(c, r), r->attr);
 	else if (r->zero_copy)
 		ok = prep_zero_copy(c, id);
 	else
 		ok = prep_rw(c, f, id, 0, write,
 			     fiob_slot_addr(&c->slots, r->slot),
 			     r->plan.win_off, (uint32_t)r->plan.win_len,
-			     slot_buf_index(c, r->slot));
+			     slot_buf_index(c, r->slot), NULL, r->attr);
 	sqe_prepared(c, id, ok);
 	finish_unless_pending(c, r, id);
 }
@@ -191,7 +213,8 @@ static void start(struct fiob_core *c, uint32_t id)
 			     prep_rw(c, &c->files[r->file], id, i, false,
 				     slot + at, r->plan.rmw_off[i],
 				     r->plan.rmw_len[i],
-				     slot_buf_index(c, r->slot)));
+				     slot_buf_index(c, r->slot), NULL,
+				     r->attr));
 	}
 	finish_unless_pending(c, r, id);
 }
@@ -284,11 +307,12 @@ static inline int take_slot(struct fiob_core *c, struct fiob_req *r,
  */
 static inline int queue_direct(struct fiob_core *c, struct fiob_req *r,
 			       uint32_t id, const struct fiob_file *f,
-			       enum fiob_kind kind)
+			       enum fiob_kind kind, struct fiob_sqe_attr attr)
 {
 	bool write = r->op == FIOB_OP_WRITE;
 	void *addr = r->buf;
 	int buf_index = user_buf_index(c, id);
+	struct iovec *iov = user_iov(c, r);
 	int ret;
 
 	fiob_plan(&r->plan, &f->align, kind, r->off, r->len, write);
@@ -299,6 +323,7 @@ static inline int queue_direct(struct fiob_core *c, struct fiob_req *r,
 			return ret;
 		addr = fiob_slot_addr(&c->slots, r->slot);
 		buf_index = slot_buf_index(c, r->slot);
+		iov = NULL;
 		if (write)
 			copy_in(c, r);
 		c->stats.mem_bounced++;
@@ -312,14 +337,14 @@ static inline int queue_direct(struct fiob_core *c, struct fiob_req *r,
 	c->nr_busy++;
 	r->phase = PH_IO;
 	sqe_prepared(c, id, prep_rw(c, f, id, 0, write, addr, r->off,
-				    (uint32_t)r->len, buf_index));
+				    (uint32_t)r->len, buf_index, iov, attr));
 	finish_unless_pending(c, r, id);
 	return FIOB_QUEUED;
 }
 
 int fiob_req_queue(struct fiob_core *c, uint32_t id, void *owner,
 		   uint32_t file, enum fiob_op op, void *buf, uint64_t off,
-		   uint64_t len)
+		   uint64_t len, struct fiob_sqe_attr attr)
 {
 	struct fiob_req *r = &c->reqs[id];
 	const struct fiob_file *f = &c->files[file];
@@ -341,8 +366,9 @@ int fiob_req_queue(struct fiob_core *c, uint32_t id, void *owner,
 		kind = fiob_classify(&f->align, c->p.mode, off, len,
 				     (uintptr_t)buf);
 		if (kind != FIOB_KIND_WINDOW && !fiob_ovl_busy(&c->ovl))
-			return queue_direct(c, r, id, f, kind);
+			return queue_direct(c, r, id, f, kind, attr);
 	}
+	r->attr = attr;	/* its SQEs may go out later */
 	fiob_plan(&r->plan, &f->align, kind, off, len, op == FIOB_OP_WRITE);
 	/* bounce=always measures the copy: it keeps copying. */
 	r->zero_copy = f->zero_copy && c->p.mode == FIOB_MODE_AUTO &&

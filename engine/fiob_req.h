@@ -25,12 +25,13 @@ enum fiob_queue_ret {
 };
 
 /*
- * Accept request @id. Returns FIOB_QUEUED, FIOB_BUSY, or -errno for a
- * request that cannot be done at all (nothing was started).
+ * Accept request @id; each of its SQEs carries @attr. Returns FIOB_QUEUED,
+ * FIOB_BUSY, or -errno for a request that cannot be done at all (nothing
+ * was started).
  */
 int fiob_req_queue(struct fiob_core *c, uint32_t id, void *owner,
 		   uint32_t file, enum fiob_op op, void *buf, uint64_t off,
-		   uint64_t len);
+		   uint64_t len, struct fiob_sqe_attr attr);
 
 /* Hand prepared SQEs to the kernel. Returns 0 or -errno. */
 int fiob_req_submit(struct fiob_core *c);

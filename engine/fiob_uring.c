@@ -39,8 +39,6 @@ int fiob_ring_init(struct fiob_ring *r, uint32_t depth,
 
 	memset(r, 0, sizeof(*r));
 	r->sqpoll = o->sqpoll;
-	r->nowait = o->nowait;
-	r->ioprio = o->ioprio;
 	r->user_buf_base = r->slot_buf_base = -1;
 	*what = "io_uring_queue_init";
 	for (i = 0; i < sizeof(optional_flag_sets) / sizeof(optional_flag_sets[0]); i++) {
@@ -165,16 +163,38 @@ struct io_uring_sqe *fiob_ring_wait_sqe(struct fiob_ring *r)
 	return sqe;
 }
 
+/* What every sync SQE carries besides its own fields. */
+static void sync_common(struct io_uring_sqe *sqe, bool fixed_file,
+			uint32_t id, struct fiob_sqe_attr attr)
+{
+	sqe->flags |= attr.flags;
+	if (fixed_file)
+		sqe->flags |= IOSQE_FIXED_FILE;
+	sqe->ioprio = attr.ioprio;
+	io_uring_sqe_set_data64(sqe, fiob_ring_tag(id, 0));
+}
+
 bool fiob_ring_prep_sync(struct fiob_ring *r, int fd, bool fixed_file,
-			 uint32_t id, bool datasync)
+			 uint32_t id, bool datasync, struct fiob_sqe_attr attr)
 {
 	struct io_uring_sqe *sqe = fiob_ring_get_sqe(r);
 
 	if (!sqe)
 		return false;
 	io_uring_prep_fsync(sqe, fd, datasync ? IORING_FSYNC_DATASYNC : 0);
-	if (fixed_file)
-		sqe->flags |= IOSQE_FIXED_FILE;
-	io_uring_sqe_set_data64(sqe, fiob_ring_tag(id, 0));
+	sync_common(sqe, fixed_file, id, attr);
+	return true;
+}
+
+bool fiob_ring_prep_sync_range(struct fiob_ring *r, int fd, bool fixed_file,
+			       uint32_t id, uint64_t off, uint32_t len,
+			       uint32_t flags, struct fiob_sqe_attr attr)
+{
+	struct io_uring_sqe *sqe = fiob_ring_get_sqe(r);
+
+	if (!sqe)
+		return false;
+	io_uring_prep_sync_file_range(sqe, fd, len, off, (int)flags);
+	sync_common(sqe, fixed_file, id, attr);
 	return true;
 }

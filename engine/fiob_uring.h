@@ -1,9 +1,10 @@
 /*
  * The ring layer (fiob_uring.c), liburing style: struct fiob_ring owns the
- * io_uring and the options every SQE carries (RWF_NOWAIT, ioprio, where the
- * registered buffers start). It knows nothing of requests, files or the
- * core: prep functions take the descriptor, the buffer index and the request
- * id as arguments, and the user_data tag is encoded and decoded here only.
+ * io_uring and where the registered buffers start. It knows nothing of
+ * requests, files or the core: prep functions take the descriptor, the
+ * buffer index, the request id and what the SQE carries besides the
+ * transfer (RWF_ flags, ioprio, SQE flags, an iovec) as arguments, and the
+ * user_data tag is encoded and decoded here only.
  *
  * Layer order (tools/include-graph checks it): the adapter on top, then the
  * request module, the core, this ring layer, and the pure modules (plan,
@@ -23,18 +24,26 @@ struct fiob_ring_opts {
 	bool hipri;		/* IORING_SETUP_IOPOLL */
 	bool sqpoll;		/* IORING_SETUP_SQPOLL */
 	int sqpoll_cpu;		/* -1: let the kernel choose */
-	bool nowait;		/* RWF_NOWAIT on reads and writes */
+	uint32_t rw_flags[2];	/* RWF_* on every read [0] and write [1] */
+	uint32_t sync_range_flags;	/* SYNC_FILE_RANGE_* of sync_file_range */
+	bool vectored;		/* READV/WRITEV for the user's own buffers */
 	bool fixedbufs;		/* register user buffers and slots, or fail */
 	bool register_slots;	/* without fixedbufs: try the slots alone */
-	uint16_t ioprio;
+};
+
+/*
+ * What every SQE of one request carries besides the transfer, chosen per
+ * request above this layer (fio's cmdprio, force_async).
+ */
+struct fiob_sqe_attr {
+	uint16_t ioprio;	/* the SQE's ioprio (0: the task's own) */
+	uint8_t flags;		/* IOSQE_ASYNC and the like */
 };
 
 struct fiob_ring {
 	struct io_uring uring;
 	bool up;
 	bool sqpoll;		/* submissions are the SQ thread's */
-	bool nowait;
-	uint16_t ioprio;
 	bool file_table;	/* a sparse registered-file table exists */
 	int user_buf_base;	/* fixedbufs: index of request 0's buffer, or -1 */
 	int slot_buf_base;	/* registered index of slot 0, or -1 */
@@ -115,42 +124,55 @@ static inline struct io_uring_sqe *fiob_ring_get_sqe(struct fiob_ring *r)
 	return sqe ? sqe : fiob_ring_wait_sqe(r);
 }
 
-/* What every read and write SQE carries: file, NOWAIT, ioprio, the tag. */
-static inline void fiob_ring_sqe_common(const struct fiob_ring *r,
-					struct io_uring_sqe *sqe,
+/* What every read and write SQE carries: file, RWF_* flags, attr, the tag. */
+static inline void fiob_ring_sqe_common(struct io_uring_sqe *sqe,
 					bool fixed_file, uint32_t id,
-					unsigned int part)
+					unsigned int part, uint32_t rw_flags,
+					struct fiob_sqe_attr attr)
 {
+	sqe->flags |= attr.flags;
 	if (fixed_file)
 		sqe->flags |= IOSQE_FIXED_FILE;
-	if (r->nowait)
-		sqe->rw_flags |= RWF_NOWAIT;
-	sqe->ioprio = r->ioprio;
+	sqe->rw_flags = (__kernel_rwf_t)rw_flags;
+	sqe->ioprio = attr.ioprio;
 	io_uring_sqe_set_data64(sqe, fiob_ring_tag(id, part));
 }
 
 /*
  * Prepare one read or write of @len bytes at @addr, file offset @off, on
  * descriptor @fd (a registered file index when @fixed_file), from the
- * registered buffer @buf_index (or -1), tagged @id/@part. False only if the
- * ring itself fails. Inline: it is on every I/O's path.
+ * registered buffer @buf_index (or -1), tagged @id/@part. Without a buffer
+ * index and with @iov, it is READV/WRITEV of @iov (filled in here; it must
+ * live until the kernel has the SQE). The SQE carries @rw_flags (RWF_*) and
+ * @attr. False only if the ring itself fails. Always inline: it is on every
+ * I/O's path, and its branches fold away where the caller's arguments are
+ * known.
  */
-static inline bool fiob_ring_prep_rw(struct fiob_ring *r, int fd,
-				     bool fixed_file, uint32_t id,
-				     unsigned int part, bool write, void *addr,
-				     uint64_t off, uint32_t len, int buf_index)
+static inline __attribute__((always_inline))
+bool fiob_ring_prep_rw(struct fiob_ring *r, int fd, bool fixed_file,
+		       uint32_t id, unsigned int part, bool write, void *addr,
+		       uint64_t off, uint32_t len, int buf_index,
+		       struct iovec *iov, uint32_t rw_flags,
+		       struct fiob_sqe_attr attr)
 {
 	struct io_uring_sqe *sqe = fiob_ring_get_sqe(r);
 
 	if (!sqe)
 		return false;
-	io_uring_prep_rw(buf_index >= 0 ?
-			 (write ? IORING_OP_WRITE_FIXED : IORING_OP_READ_FIXED) :
-			 (write ? IORING_OP_WRITE : IORING_OP_READ),
-			 sqe, fd, addr, len, off);
-	if (buf_index >= 0)
+	if (buf_index >= 0) {
+		io_uring_prep_rw(write ? IORING_OP_WRITE_FIXED :
+				 IORING_OP_READ_FIXED, sqe, fd, addr, len, off);
 		sqe->buf_index = (uint16_t)buf_index;
-	fiob_ring_sqe_common(r, sqe, fixed_file, id, part);
+	} else if (iov) {
+		iov->iov_base = addr;
+		iov->iov_len = len;
+		io_uring_prep_rw(write ? IORING_OP_WRITEV : IORING_OP_READV,
+				 sqe, fd, iov, 1, off);
+	} else {
+		io_uring_prep_rw(write ? IORING_OP_WRITE : IORING_OP_READ,
+				 sqe, fd, addr, len, off);
+	}
+	fiob_ring_sqe_common(sqe, fixed_file, id, part, rw_flags, attr);
 	return true;
 }
 
@@ -166,7 +188,8 @@ static inline bool fiob_ring_prep_rwv(struct fiob_ring *r, int fd,
 				      bool fixed_file, uint32_t id,
 				      unsigned int part, bool write,
 				      const struct iovec *iov, unsigned int nr,
-				      uint64_t off)
+				      uint64_t off, uint32_t rw_flags,
+				      struct fiob_sqe_attr attr)
 {
 	struct io_uring_sqe *sqe = fiob_ring_get_sqe(r);
 
@@ -174,13 +197,25 @@ static inline bool fiob_ring_prep_rwv(struct fiob_ring *r, int fd,
 		return false;
 	io_uring_prep_rw(write ? IORING_OP_WRITEV : IORING_OP_READV, sqe, fd,
 			 iov, nr, off);
-	fiob_ring_sqe_common(r, sqe, fixed_file, id, part);
+	fiob_ring_sqe_common(sqe, fixed_file, id, part, rw_flags, attr);
 	return true;
 }
 
-/* Prepare an fsync (fdatasync when @datasync) of @fd, tagged @id. */
+/*
+ * Prepare an fsync (fdatasync when @datasync) of @fd, tagged @id, carrying
+ * @attr.
+ */
 bool fiob_ring_prep_sync(struct fiob_ring *r, int fd, bool fixed_file,
-			 uint32_t id, bool datasync);
+			 uint32_t id, bool datasync, struct fiob_sqe_attr attr);
+
+/*
+ * Prepare a sync_file_range of [@off, @off + @len) of @fd with @flags
+ * (SYNC_FILE_RANGE_*), tagged @id, carrying @attr. Like fio's io_uring, the
+ * range is 32 bits, as the SQE's len is.
+ */
+bool fiob_ring_prep_sync_range(struct fiob_ring *r, int fd, bool fixed_file,
+			       uint32_t id, uint64_t off, uint32_t len,
+			       uint32_t flags, struct fiob_sqe_attr attr);
 
 /* ---- submission and completion --------------------------------------- */
 

@@ -16,18 +16,16 @@ Independent oracles used here:
    (buffer_pattern) are all known; read back by a separate O_DIRECT reader.
 """
 import errno
-import glob
 import mmap
 import os
 import random
-import re
 
-from fiobtest import (Fail, Skip, check, expect_error, expect_ok,
+from fiobtest import (Fail, check, expect_error, expect_ok,
                       expect_passthrough, fio, iolog, targets, test)
+from fiobtest.trace import Trace
 
 SECTOR = 512
 DEV_SIZE = 16 << 20
-TRACING = '/sys/kernel/tracing'
 
 
 # ---- byte images --------------------------------------------------------
@@ -398,57 +396,6 @@ def ring_exhaustion(ctx):
           f'the misaligned path did not run: {c}')
 
 
-class SubmitTrace:
-    """io_uring_submit_req events of this process and its children, in a
-    private tracing instance: which opcodes the engine really submitted."""
-
-    def __init__(self, ctx):
-        if not os.path.isdir(os.path.join(TRACING, 'events')):
-            with open('/proc/filesystems') as f:
-                if 'tracefs' not in f.read():
-                    raise Skip('no tracefs in this kernel')
-            # Mounted only for this test, and unmounted after it.
-            ctx.run(['mount', '-t', 'tracefs', 'nodev', TRACING], timeout=30)
-            ctx.defer(ctx.run, ['umount', TRACING], what=f'umount {TRACING}')
-        if not os.path.isdir(os.path.join(TRACING, 'events', 'io_uring')):
-            raise Skip('no io_uring tracepoints in this kernel')
-        self.dir = os.path.join(TRACING, 'instances',
-                                f'fiob-{os.getpid()}-{id(self)}')
-        os.mkdir(self.dir)
-        ctx.defer(self._remove, what=f'rmdir {self.dir}')
-        # Tests compare exact counts: room for every event, and a check.
-        self._set('buffer_size_kb', '16384')
-        self._set('options/event-fork', '1')
-        self._set('set_event_pid', str(os.getpid()))
-        self._set('events/io_uring/io_uring_submit_req/enable', '1')
-        self._set('tracing_on', '1')
-
-    def _set(self, name, val):
-        with open(os.path.join(self.dir, name), 'w') as f:
-            f.write(val)
-
-    def _remove(self):
-        self._set('tracing_on', '0')
-        os.rmdir(self.dir)
-
-    def opcodes(self):
-        """Counts of each opcode since the last call (clears the buffer)."""
-        with open(os.path.join(self.dir, 'trace')) as f:
-            text = f.read()
-        for stats in glob.glob(os.path.join(self.dir, 'per_cpu', '*',
-                                            'stats')):
-            with open(stats) as f:
-                lost = re.search(r'^overrun: (\d+)', f.read(), re.M)
-            if lost and int(lost.group(1)):
-                raise Fail(f'the trace lost {lost.group(1)} events '
-                           f'({stats}): counts would be wrong')
-        self._set('trace', '')
-        counts = {}
-        for op in re.findall(r'io_uring_submit_req: .* opcode (\w+)', text):
-            counts[op] = counts.get(op, 0) + 1
-        return counts
-
-
 def _fixed_job(ctx, trace, dev, extra, fixed=True, wrap=()):
     args = [f'filename={dev}', 'direct=1', 'rw=randwrite', 'iodepth=16',
             'size=2M', 'verify=crc32c', 'randseed=11', *extra]
@@ -498,7 +445,7 @@ def _check_sqes(r, ops, what, fixed_user, fixed_slots):
       timeout=120)
 def fixedbufs_bounced(ctx):
     dev = targets.loop(ctx, 4096, DEV_SIZE)
-    trace = SubmitTrace(ctx)
+    trace = Trace(ctx)
     # Control: an aligned job without fixedbufs submits plain READ/WRITE
     # (fio's buffers are registered only on request), so the trace does
     # tell the two apart.
@@ -520,7 +467,7 @@ def _mixed_without_fixedbufs(ctx, registered, what, extra=()):
     """The mixed job without fixedbufs: one SQE per counted transfer, on
     the slots' registered buffers iff @registered, zero copy vectored."""
     dev = targets.loop(ctx, 4096, DEV_SIZE)
-    trace = SubmitTrace(ctx)
+    trace = Trace(ctx)
     r, ops = _fixed_job(ctx, trace, dev, MIXED + list(extra), fixed=False)
     c = _check_sqes(r, ops, what, False, registered)
     check(c['passthrough'] > 0 and c['rmw_writes'] > 0,

@@ -30,6 +30,8 @@
 #define STRIDE		((MAX_LEN + 3 * BLK - 1) / BLK * BLK)
 #define MAXD		16
 #define MAX_OPS		3000
+/* Requests without an ioprio or SQE flags of their own. */
+static const struct fiob_sqe_attr NO_ATTR;
 
 struct op {
 	bool busy, write;
@@ -223,7 +225,7 @@ static int queue_op(int id, bool write, uint64_t off, uint64_t len, size_t mis)
 	}
 	ret = fiob_req_queue(&F.c, (uint32_t)id, o, 0,
 			      write ? FIOB_OP_WRITE : FIOB_OP_READ, b + mis,
-			      off, len);
+			      off, len, NO_ATTR);
 	if (ret != FIOB_QUEUED)
 		return ret;
 	o->busy = true;
@@ -633,7 +635,7 @@ static int raw_io(enum fiob_op op, uint64_t off, uint64_t len, size_t mis,
 		  uint64_t *done)
 {
 	int n, ret = fiob_req_queue(&F.c, 0, NULL, 0, op, ubuf(0) + mis,
-				     off, len);
+				    off, len, NO_ATTR);
 
 	if (ret)
 		return ret == FIOB_BUSY ? -EBUSY : ret;
@@ -674,7 +676,7 @@ static void too_big_for_a_slot_is_e2big_and_starts_nothing(void)
 	OPEN(2, 2, FIOB_MODE_AUTO, 65536);
 	/* slot: 20000 + 2 blocks -> 28672; window [0, 32768) */
 	FT_EQ(fiob_req_queue(&F.c, 0, NULL, 0, FIOB_OP_WRITE, ubuf(0), 1,
-			      28672), -E2BIG);
+			     28672, NO_ATTR), -E2BIG);
 	FT_ASSERT(fiob_core_idle(&F.c));
 	FT_EQ(F.c.slots.nr_free, 2);
 	FT_EQ(raw_io(FIOB_OP_READ, 1, 24000, 0, &done), 0);	/* fits */
@@ -690,6 +692,25 @@ static void fsync_and_fdatasync_complete_and_are_counted(void)
 	FT_EQ(raw_io(FIOB_OP_FSYNC, 0, 0, 0, &done), 0);
 	FT_EQ(done, 0);
 	FT_EQ(raw_io(FIOB_OP_FDATASYNC, 0, 0, 0, &done), 0);
+	FT_EQ(F.c.stats.syncs, 2);
+	FT_EQ(F.c.stats.passthrough, 0);
+	fx_close();
+}
+
+/*
+ * sync_file_range goes to the kernel with its range and flags: the flags
+ * given reach it (an unknown bit is its EINVAL), and it counts as a sync.
+ */
+static void sync_range_completes_with_the_flags_given(void)
+{
+	uint64_t done = 0;
+
+	OPEN(2, 2, FIOB_MODE_AUTO, 4096);
+	F.c.p.ring.sync_range_flags = SYNC_FILE_RANGE_WRITE;
+	FT_EQ(raw_io(FIOB_OP_SYNC_RANGE, 4096, 8192, 0, &done), 0);
+	FT_EQ(done, 8192);
+	F.c.p.ring.sync_range_flags = 0x80;	/* no such flag */
+	FT_EQ(raw_io(FIOB_OP_SYNC_RANGE, 4096, 8192, 0, &done), -EINVAL);
 	FT_EQ(F.c.stats.syncs, 2);
 	FT_EQ(F.c.stats.passthrough, 0);
 	fx_close();
@@ -755,6 +776,7 @@ FT_MAIN(
 	FT_RUN(bounce_never_passes_misaligned_io_to_the_kernel);
 	FT_RUN(too_big_for_a_slot_is_e2big_and_starts_nothing);
 	FT_RUN(fsync_and_fdatasync_complete_and_are_counted);
+	FT_RUN(sync_range_completes_with_the_flags_given);
 	FT_RUN(slots_are_registered_with_or_without_fixedbufs);
 	FT_RUN(exit_on_zeroed_failed_or_exited_core_is_safe)
 )
