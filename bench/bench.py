@@ -41,10 +41,12 @@ What runs
     64K reads at blockalign=512 with and without zero copy against 68K
     aligned reads (where the saved copy outweighs the pinning); they
     also print the alignment amplification, fio-bounce's device bytes per
-    user byte from its counters (RMW reads count as reads). The copy row runs copybench (fiob_copy at every distance 0..4095, 4K and
-    128K, both directions, against an aligned memcpy sampled next to it)
-    --copy-runs times; a run's figure is its worst ratio over sizes and
-    directions.
+    user byte from its counters (RMW reads count as reads). The copy rows
+    run copybench (fiob_copy at every distance 0..4095, 4K, 128K and 1M,
+    both directions, against an aligned memcpy sampled next to it and
+    against memcpy at the same distance) --copy-runs times; a run's figure
+    is its worst ratio over sizes and directions. They also name the
+    routine the engine chose per size and say whether glibc has a cliff.
 
     Both sides of a row get identical fio options except the engine (and, in
     bounce-core rows, the misalignment itself): direct=1, thread, the same
@@ -89,9 +91,17 @@ Method
 
     Targets are per-row ratios: 1.00 for the foundation rows, 0.95 for the
     memory-bounced 4K row, 0.90 for 128K memory-bounced and copied 8K-window
-    reads, 1.00 for zero-copy 8K-window reads, 0.80 for the copy; the RMW
+    reads, 1.00 for zero-copy 8K-window reads, 0.80 for the copy against
+    aligned memcpy and 0.95 against memcpy at the same distance; the RMW
     row, the 512-byte row and the fixedbufs row state their figures
     without a target.
+
+    Instructions per I/O (callgrind, bench/callgrind.py): user-space
+    instructions per I/O of fio's io_uring and of fio-bounce, from two
+    runs under callgrind (number_ios 20000 and 40000), for 4K randread QD1,
+    QD32 and QD32 iomem_align=7 (against the aligned io_uring job); targets
+    ratio <= 1.00, 1.00, 1.30. Counts, not timings: noise does not move
+    them. valgrind is installed by 'make bench'.
     Each row also gets a distribution-free 95% confidence interval for its
     median (order statistics; with 51 pairs, the 19th and 33rd ratios). The
     verdict: PASS if the median reaches the target; NOISE if it does not but
@@ -133,6 +143,8 @@ from report import print_report
 from runner import (BenchError, Ctx, LoopDevice, environment,  # noqa: F401
                     run_copy, run_workload, snapshot)
 from workloads import COPY_NAME, COPY_TARGET, DEVICE_BYTES, SECTOR, WORKLOADS
+
+import callgrind  # noqa: E402  bench/callgrind.py: instructions per I/O
 
 import peers  # noqa: E402  bench/peers.py: QEMU's block layer as a peer
 
@@ -181,7 +193,7 @@ def guarded(name, group, target, fn, *args):
 
 def bench(args, engine, copybench, tmp):
     workloads, with_copy = selected(args)
-    peer_res = None
+    peer_res, cg_rows = None, []
     engine, engine_id = snapshot(engine, tmp)
     copybench, copybench_id = snapshot(copybench, tmp)
     settings = {'pairs': args.pairs, 'runtime_ms': args.runtime_ms,
@@ -197,21 +209,29 @@ def bench(args, engine, copybench, tmp):
         for wl in workloads:
             rows.append(guarded(wl.name, wl.group, wl.target, run_workload,
                                 ctx, wl, args.pairs))
+        if not args.only or args.only in callgrind.SECTION or any(
+                args.only in name for name, *_ in callgrind.ROWS):
+            print(callgrind.SECTION, flush=True)
+            cg_rows = callgrind.run_rows(dev, str(engine), tmp, args.only)
         if not args.only or args.only in peers.NAME:
             peer_res = peers.section(dev, str(engine), tmp, args.peer_rounds)
     if with_copy:
-        rows.append(guarded(COPY_NAME, 'bounce-core', COPY_TARGET, run_copy,
-                            copybench, tmp, args.copy_runs))
+        copy = guarded(COPY_NAME, 'bounce-core', COPY_TARGET, run_copy,
+                       copybench, tmp, args.copy_runs)
+        rows += copy if isinstance(copy, list) else [copy]
     env['loadavg_end'] = os.getloadavg()
     res = {'environment': env, 'settings': settings,
            'seconds': round(time.monotonic() - t0, 1), 'workloads': rows,
            'misses': [r['name'] for r in rows
-                      if r.get('result') in ('MISS', 'DEFECT')],
+                      if r.get('result') in ('MISS', 'DEFECT')] +
+           [f'{r["name"]} (callgrind)' for r in cg_rows
+            if r.get('result') == 'MISS'],
            'noise': [r['name'] for r in rows if r.get('result') == 'NOISE'],
            'errors': [r['name'] for r in rows if 'error' in r] +
+           [f'{r["name"]} (callgrind)' for r in cg_rows if 'error' in r] +
            (['peers'] if peer_res and 'error' in peer_res else []),
-           'peers': peer_res}
-    print_report(res)
+           'peers': peer_res, 'callgrind': cg_rows}
+    print_report(res, [callgrind.format_rows(cg_rows)] if cg_rows else [])
     if peer_res:
         print(peers.report(peer_res))
     args.json.write_text(json.dumps(res, indent=1) + '\n')

@@ -66,18 +66,35 @@ def fmt_row(row):
 
 
 def copy_detail(row):
-    """Per size and direction: median over runs of the worst ratio."""
-    parts = []
-    for i, first in enumerate(row['runs'][0]['rows']):
-        worst = [r['rows'][i]['fiob_worst_ratio'] for r in row['runs']]
+    """Per size and direction: median over runs of the worst ratios; the
+    routine chosen per size; whether glibc has a cliff on this CPU."""
+    runs, parts = row['runs'], []
+    for i, first in enumerate(runs[0]['rows']):
+        med = [statistics.median(r['rows'][i][k] for r in runs)
+               for k in ('fiob_worst_ratio', 'fiob_vs_glibc_worst_ratio')]
         parts.append(f'{first["n"] >> 10}K {first["direction"]} '
-                     f'{statistics.median(worst):.2f}')
+                     f'{med[0]:.2f}/{med[1]:.2f}')
+    aa = min(r['memcpy_aa_worst_ratio'] for run in runs for r in run['rows'])
+    sizes = {r['n']: r['route'] for r in runs[0]['rows']}
+    cliff = min(r['memcpy_worst'] for r in runs)
+    calib = statistics.median(r['calibration_us'] for r in runs)
     return ('copy: A = aligned memcpy (median), B = slowest fiob_copy sample;'
-            ' ratios are paired (see copybench).\n  worst ratio per size, '
-            'median over runs: ' + ', '.join(parts))
+            ' ratios are paired (see copybench).\n  worst ratio vs aligned /'
+            ' vs glibc at the same d, per size, median over runs: '
+            + ', '.join(parts) + f' (A/A control, memcpy vs itself at '
+            f'the same d: worst {aa:.2f})\n  choice: {runs[0]["impl"]} '
+            f'(calibration {calib:.0f} us CPU)\n  routine per size (offsets '
+            'routed to it): '
+            + '; '.join(f'{n >> 10}K {v}' for n, v in sizes.items())
+            + ('\n  glibc memcpy has a 4K-aliasing cliff on this CPU'
+               if any(r['cliff'] for r in runs) else
+               '\n  no cliff on this CPU: glibc memcpy stays at '
+               f'{cliff:.2f} of aligned at its worst distance'))
 
 
-def print_report(res):
+def print_report(res, sections=()):
+    """The table, the copy detail, then @sections (text, e.g. the callgrind
+    section), then the rows below target."""
     env, rows, settings = res['environment'], res['workloads'], res['settings']
     load = '/'.join(f'{env[k][0]:.1f}' for k in ('loadavg_start',
                                                   'loadavg_end'))
@@ -99,8 +116,10 @@ def print_report(res):
             group = row['group']
             print(f'[{group}]')
         print(fmt_row(row))
+    shown = set()   # the copy rows share their runs: one detail for both
     for row in rows:
-        if 'runs' in row:
+        if 'runs' in row and id(row['runs']) not in shown:
+            shown.add(id(row['runs']))
             print(copy_detail(row))
     amp = [(row['name'], row['amplification']) for row in rows
            if any((row.get('amplification') or {}).values())]
@@ -111,6 +130,8 @@ def print_report(res):
             print(f'  {name:42} ' + ' '.join(
                 f'{d} {a[d]:.2f}' for d in ('read', 'write', 'rmw_read')
                 if a.get(d)))
+    for text in sections:
+        print(text)
     print(f'\nbelow target (the whole 95% interval): '
           f'{", ".join(res["misses"]) or "none"}')
     print(f'median below target, within this run\'s precision: '

@@ -1,6 +1,6 @@
 """make bench: what runs. Each row (Workload) is an fio job on both sides,
-the path fio-bounce must take in it, and its target; plus the copy row's
-name and target. See bench.py for the method."""
+the path fio-bounce must take in it, and its target; plus the copy rows'
+names and targets. See bench.py for the method."""
 from dataclasses import dataclass, field
 
 DEVICE_BYTES = 1 << 30
@@ -85,3 +85,5 @@ WORKLOADS = [
 ]
 COPY_NAME = 'copy worst distance (GB/s)'
 COPY_TARGET = 0.80
+COPY_SAME_NAME = 'copy vs glibc at the same distance'
+COPY_SAME_TARGET = 0.95
