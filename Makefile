@@ -316,7 +316,7 @@ $(FUZZ_OUT)/fuzz_align: tests/fuzz/fuzz_align.c engine/fiob_opt.c \
 fuzz: $(FUZZ_BINS)
 	@set -e; for t in $(FUZZ_NAMES); do \
 		mkdir -p $(FUZZ_OUT)/corpus-$$t; \
-		case $$t in plan) max=36;; overlap) max=96;; *) max=64;; esac; \
+		case $$t in plan) max=36;; overlap) max=129;; *) max=64;; esac; \
 		$(FUZZ_OUT)/fuzz_$$t $(FUZZ_LIMIT) -max_len=$$max -print_final_stats=1 \
 			-artifact_prefix=$(FUZZ_OUT)/crash-$$t- \
 			$(FUZZ_OUT)/corpus-$$t tests/fuzz/corpus/$$t \
