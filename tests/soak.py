@@ -36,7 +36,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
-from fiobtest import core, kmsg, targets  # noqa: E402
+from fiobtest import common, core, kmsg, targets  # noqa: E402
 from fiobtest.fio import engine_arg, fio_env  # noqa: E402
 
 RSS_BOUND = 256          # KiB per minute, per fio process
@@ -49,26 +49,6 @@ WARMUP_S = 20
 REGION = 48 << 20        # per job
 DEV_SIZE = 4 * REGION + (16 << 20)
 ENGINE_IOS = ('passthrough', 'mem_bounced', 'window_reads', 'rmw_writes')
-
-
-def descendants(pid):
-    """@pid and every process below it."""
-    kids = {}
-    for d in os.listdir('/proc'):
-        if not d.isdigit():
-            continue
-        try:
-            with open(f'/proc/{d}/stat') as f:
-                ppid = int(f.read().rsplit(')', 1)[1].split()[1])
-        except (OSError, IndexError, ValueError):
-            continue
-        kids.setdefault(ppid, []).append(int(d))
-    out, todo = [], [pid]
-    while todo:
-        p = todo.pop()
-        out.append(p)
-        todo += kids.get(p, [])
-    return out
 
 
 def vmrss(pid):
@@ -125,7 +105,7 @@ def run_variant(ctx, mode, where, secs):
         if now < next_sample:
             continue
         next_sample += SAMPLE_S
-        for pid in descendants(p.pid):
+        for pid in common.process_tree(p.pid):
             kib = vmrss(pid)
             if kib is not None:
                 samples.setdefault(pid, []).append((now - start, kib))

@@ -97,3 +97,21 @@ def pair_order(npairs):
     for i in range(npairs):
         for side in (('ref', 'bounce') if i % 2 == 0 else ('bounce', 'ref')):
             yield i, side
+
+
+def process_tree(root):
+    """@root and every process below it, from /proc."""
+    children = {}
+    for pid in filter(str.isdigit, os.listdir('/proc')):
+        try:
+            with open(f'/proc/{pid}/stat') as f:
+                ppid = int(f.read().rsplit(')', 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        children.setdefault(ppid, []).append(int(pid))
+    out, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        out.append(pid)
+        todo += children.get(pid, [])
+    return out

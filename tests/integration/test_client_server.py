@@ -10,7 +10,7 @@ import socket
 import subprocess
 import time
 
-from fiobtest import check, targets, test
+from fiobtest import check, common, targets, test
 from fiobtest.fio import engine_path, fio_env
 
 JOB = """[global]
@@ -52,24 +52,6 @@ def wait_listening(port, proc, timeout=15):
     check(False, f'fio --server is not listening on port {port}')
 
 
-def tree(root):
-    """@root and every process below it, from /proc."""
-    children = {}
-    for pid in filter(str.isdigit, os.listdir('/proc')):
-        try:
-            stat = open(f'/proc/{pid}/stat').read()
-        except OSError:
-            continue
-        ppid = int(stat.rsplit(')', 1)[1].split()[1])
-        children.setdefault(ppid, []).append(int(pid))
-    out, todo = [], [root]
-    while todo:
-        pid = todo.pop()
-        out.append(pid)
-        todo += children.get(pid, [])
-    return out
-
-
 def maps_engine(pids, engine):
     for pid in pids:
         try:
@@ -102,8 +84,10 @@ def client_server_misaligned_verify(ctx):
                        text=True, cwd=work, env=fio_env())
     on_server = on_client = False
     while client.poll() is None:
-        on_server = on_server or maps_engine(tree(server.pid), engine)
-        on_client = on_client or maps_engine(tree(client.pid), engine)
+        on_server = on_server or maps_engine(
+            common.process_tree(server.pid), engine)
+        on_client = on_client or maps_engine(
+            common.process_tree(client.pid), engine)
         time.sleep(0.05)
     out, err = client.communicate(timeout=30)
     check(client.returncode == 0, f'fio --client exited {client.returncode}'
@@ -125,7 +109,7 @@ def client_server_misaligned_verify(ctx):
               f'{out[-1500:]}')
     # Stop the server started here: its own session, nothing else. Its
     # forked children share the listening socket: wait for all of them.
-    procs = tree(server.pid)
+    procs = common.process_tree(server.pid)
     os.killpg(server.pid, signal.SIGTERM)
     try:
         server.wait(timeout=15)
