@@ -30,6 +30,7 @@
 #include "fiob_opt.h"
 #include "fiob_req.h"
 #include "fiob_stats.h"
+#include "fiob_zc.h"
 #include "fiob_uring_opts.h"	/* generated: tools/uring-opts.sh */
 
 #ifndef FIOB_BUILT_FOR
@@ -69,6 +70,7 @@ struct fiob_options {
 	unsigned int bounce_mem_align;
 	unsigned int bounce_register;
 	unsigned int bounce_zero_copy;
+	unsigned long long bounce_zero_copy_min;	/* FIOB_ZC_MIN_AUTO: auto */
 	char *bounce_stats;
 	unsigned int hipri;
 	unsigned int fixedbufs;
@@ -170,6 +172,19 @@ static int fiob_register_cb(void *data, const char *val)
 	return 0;
 }
 
+static int fiob_zero_copy_min_cb(void *data, const char *val)
+{
+	struct fiob_options *o = data;
+	uint64_t v;
+	int ret = fiob_opt_zero_copy_min(val, &v);
+
+	if (ret)
+		return fiob_bad_opt("bounce_zero_copy_min", val, ret,
+				    "auto or a byte count from 0 to 1g");
+	o->bounce_zero_copy_min = v;
+	return 0;
+}
+
 static int fiob_sqpoll_cb(void *data, unsigned long long *val)
 {
 	struct fiob_options *o = data;
@@ -212,6 +227,9 @@ static struct fio_option options[] = {
 		 .type = FIO_OPT_BOOL, .def = "1",
 		 .off1 = offsetof(struct fiob_options, bounce_zero_copy),
 		 .help = "Send misaligned I/O whose buffer meets the memory rule as one vectored transfer around the user buffer, without a copy, where the kernel takes it (probed per file)"),
+	FIOB_OPT(.name = "bounce_zero_copy_min", .lname = "Bounce zero copy minimum",
+		 .type = FIO_OPT_STR, .cb = fiob_zero_copy_min_cb, .def = "auto",
+		 .help = "Smallest I/O that goes zero copy; smaller ones copy (auto: where the copy costs more than the per-I/O pinning, from a timed copy; 0: every size)"),
 	FIOB_OPT(.name = "bounce_stats", .lname = "Bounce stats file",
 		 .type = FIO_OPT_STR_STORE,
 		 .off1 = offsetof(struct fiob_options, bounce_stats),
@@ -411,7 +429,8 @@ static int fiob_file_align(struct thread_data *td, struct fio_file *f,
 /* Record what @f runs with, for the statistics (fio frees its names first). */
 static int fiob_record_file(struct fiob_data *bd, struct fio_file *f,
 			    const struct fiob_align *in_force,
-			    enum fiob_align_src src, enum fiob_vec vec)
+			    enum fiob_align_src src, enum fiob_vec vec,
+			    uint64_t zc_min, const char *zc_min_src)
 {
 	struct fiob_stats_file *sf = &bd->stat_files[f->fileno];
 	char *name = strdup(f->file_name);
@@ -423,7 +442,31 @@ static int fiob_record_file(struct fiob_data *bd, struct fio_file *f,
 	sf->align = *in_force;
 	sf->src = fiob_align_src_name(src);
 	sf->zero_copy = fiob_vec_name(vec);
+	sf->zero_copy_min = zc_min;
+	sf->zero_copy_min_src = zc_min_src;
 	return 0;
+}
+
+/*
+ * The smallest user transfer of @f that goes zero copy, once the probe said
+ * yes (@src: why). Unregistered slots are pinned per I/O on the copy path
+ * too, so there zero copy only saves; with registered slots, the job's
+ * bounce_zero_copy_min or else the process's calibrated threshold.
+ */
+static uint64_t fiob_file_zc_min(struct fiob_data *bd,
+				 const struct fiob_options *o,
+				 const char **src)
+{
+	if (bd->core.ring.slot_buf_base < 0) {
+		*src = "unregistered";
+		return 0;
+	}
+	if (o->bounce_zero_copy_min != FIOB_ZC_MIN_AUTO) {
+		*src = "option";
+		return o->bounce_zero_copy_min;
+	}
+	*src = "auto";
+	return fiob_zc_auto_min();
 }
 
 /*
@@ -749,6 +792,8 @@ static int fiob_open_file(struct thread_data *td, struct fio_file *f)
 	struct fiob_file_info fi;
 	struct fiob_align in_force;
 	enum fiob_vec vec = FIOB_VEC_NA;
+	const char *zc_min_src = NULL;	/* NULL: no zero copy for @f */
+	uint64_t zc_min = 0;
 	int ret;
 
 	ret = fiob_check_md(td, f);
@@ -772,7 +817,10 @@ static int fiob_open_file(struct thread_data *td, struct fio_file *f)
 		ret = fiob_file_align(td, f, &fi, &in_force);
 	if (!ret) {
 		vec = fiob_file_vec(td, f, &fi, &in_force);
-		ret = fiob_record_file(bd, f, &in_force, fi.src, vec);
+		if (fiob_vec_ok(vec))
+			zc_min = fiob_file_zc_min(bd, o, &zc_min_src);
+		ret = fiob_record_file(bd, f, &in_force, fi.src, vec, zc_min,
+				       zc_min_src);
 	}
 	if (ret) {
 		td_verror(td, -ret, "fiob_open_file");
@@ -788,10 +836,16 @@ static int fiob_open_file(struct thread_data *td, struct fio_file *f)
 	cf->regular = fi.regular;
 	cf->size = fi.size;
 	cf->zero_copy = fiob_vec_ok(vec);
+	cf->zero_copy_min = zc_min;
 	dprint(FD_IO, "fio-bounce: %s: needs off=%u mem=%u (%s), in force "
 	       "off=%u mem=%u zero_copy=%s\n", f->file_name, fi.need.off,
 	       fi.need.mem, fiob_align_src_name(fi.src), in_force.off,
 	       in_force.mem, fiob_vec_name(vec));
+	if (zc_min_src)
+		dprint(FD_IO, "fio-bounce: %s: zero_copy_min=%llu (%s; this "
+		       "CPU copies %.1f bytes/ns): smaller window I/O "
+		       "copies\n", f->file_name, (unsigned long long)zc_min,
+		       zc_min_src, fiob_zc_copy_speed());
 	fiob_warn_shared(td, f, in_force.off);
 	return 0;
 err:

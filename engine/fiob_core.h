@@ -42,6 +42,7 @@ struct fiob_file {
 	struct fiob_align align;	/* the rule in force */
 	bool regular;		/* a regular file: windows may cross EOF */
 	bool zero_copy;		/* window I/O may go vectored, uncopied */
+	uint64_t zero_copy_min;	/* ... from this many user bytes (fiob_zc.h) */
 	uint64_t size;		/* regular files: the size as we know it */
 };
 

@@ -6,6 +6,7 @@
 
 #include "fiob_opt.h"
 #include "fiob_align.h"
+#include "fiob_zc.h"
 
 /* "", "b", "ib" after a k/m/g suffix, any case. */
 static int suffix_shift(const char *s, unsigned int *shift)
@@ -79,4 +80,13 @@ int fiob_opt_pow2(const char *s, uint64_t max, uint64_t *out)
 		return -EDOM;
 	*out = v;
 	return 0;
+}
+
+int fiob_opt_zero_copy_min(const char *s, uint64_t *out)
+{
+	if (s && !strcmp(s, "auto")) {
+		*out = FIOB_ZC_MIN_AUTO;
+		return 0;
+	}
+	return fiob_opt_range(s, 0, 1ull << 30, out);
 }

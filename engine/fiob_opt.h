@@ -28,4 +28,11 @@ int fiob_opt_range(const char *s, uint64_t min, uint64_t max, uint64_t *out);
 /* As fiob_opt_range (0 .. @max), and -EDOM for anything but 0 or a power of two. */
 int fiob_opt_pow2(const char *s, uint64_t max, uint64_t *out);
 
+/*
+ * bounce_zero_copy_min: "auto" (FIOB_ZC_MIN_AUTO, the engine chooses) or a
+ * byte count 0 .. 1g (0: every size that meets the memory rule), with the
+ * suffixes of fiob_opt_parse_u64. Returns 0, -EINVAL or -ERANGE.
+ */
+int fiob_opt_zero_copy_min(const char *s, uint64_t *out);
+
 #endif

@@ -170,8 +170,12 @@ int fiob_stats_line(char *buf, size_t len, const struct fiob_stats_ctx *ctx,
 
 		put(&o, " align[");
 		put_text_string(&o, f->name);
-		put(&o, "]=%u/%u(%s,zero_copy=%s)", f->align.off, f->align.mem,
+		put(&o, "]=%u/%u(%s,zero_copy=%s", f->align.off, f->align.mem,
 		    f->src, f->zero_copy ? f->zero_copy : "?");
+		if (f->zero_copy_min_src)
+			put(&o, ",zero_copy_min=%" PRIu64 ":%s",
+			    f->zero_copy_min, f->zero_copy_min_src);
+		put(&o, ")");
 	}
 	return (int)o.pos;
 }
@@ -202,6 +206,11 @@ int fiob_stats_json(char *buf, size_t len, const struct fiob_stats_ctx *ctx,
 		put_json_string(&o, f->src);
 		put(&o, ",\"zero_copy\":");
 		put_json_string(&o, f->zero_copy ? f->zero_copy : "?");
+		if (f->zero_copy_min_src) {
+			put(&o, ",\"zero_copy_min\":%" PRIu64
+			    ",\"zero_copy_min_source\":", f->zero_copy_min);
+			put_json_string(&o, f->zero_copy_min_src);
+		}
 		put(&o, "}");
 	}
 	put(&o, "],\"counters\":{");

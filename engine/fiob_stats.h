@@ -41,6 +41,8 @@ struct fiob_stats_file {
 	struct fiob_align align;	/* in force */
 	const char *src;		/* where it came from */
 	const char *zero_copy;		/* the vectored probe's answer */
+	uint64_t zero_copy_min;		/* smallest I/O sent zero copy */
+	const char *zero_copy_min_src;	/* why; NULL: no zero copy */
 };
 
 struct fiob_stats_ctx {
