@@ -112,8 +112,8 @@ def _eof_read_test(kind, zc):
         res = {}
         for engine, direct in (('bounce', 1), ('io_uring', 0)):
             opts = [f'read_iolog={log}', f'direct={direct}']
-            if engine == 'bounce' and not zc:
-                opts.append('bounce_zero_copy=0')
+            if engine == 'bounce':
+                opts.append('bounce_zero_copy_min=0' if zc else 'bounce_zero_copy=0')
             r = expect_ok(fio(ctx, opts, engine=engine),
                           f'{engine} direct={direct}')
             rd = r.jobs()[0]['read']
@@ -162,7 +162,7 @@ def _near_eof_test(bs, zc):
         initial = os.urandom(1001500)
         job = ['rw=randwrite', f'bs={bs}', 'iodepth=8']
         rb, final = differential(ctx, mnt, job, initial, 'randwrite near EOF',
-                                 [] if zc else ['bounce_zero_copy=0'])
+                                 ['bounce_zero_copy_min=0'] if zc else ['bounce_zero_copy=0'])
         c = rb.counters()
         nr = len(initial) // bs
         check(c.get('eof_trims', 0) > 0, f'no window ran past EOF: {c}')

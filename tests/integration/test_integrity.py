@@ -276,7 +276,7 @@ def _combo_test(i, c, stock, zc=True):
     def fn(ctx):
         target = make_target(ctx, c['target'])
         args = job_args(c, target, 1000 + i)
-        r = fio(ctx, args + ([] if zc else ['bounce_zero_copy=0']),
+        r = fio(ctx, args + (['bounce_zero_copy_min=0'] if zc else ['bounce_zero_copy=0']),
                 timeout=150)
         if r.rc != 0 or any(r.errors()):
             raise Fail(f'the job failed ({mismatches(r)} verify mismatch '
@@ -311,7 +311,8 @@ def _proves(c, stock, zc=True):
     if not zc:
         text += '; with bounce_zero_copy=0 no I/O goes zero copy'
     elif zero == 'all':
-        text += '; every window I/O goes zero copy, 0 bytes copied'
+        text += ('; every window I/O goes zero copy (bounce_zero_copy_min=0), '
+                 '0 bytes copied')
     elif zero == 'none':
         text += '; no I/O can go zero copy, none does'
     if stock:

@@ -5,7 +5,7 @@ option and the value; negative values, which fio's own integer parser
 reads as a range and used to drop silently, included."""
 import os
 
-from fiobtest import check, expect_ok, fio, fio_job, test
+from fiobtest import check, expect_ok, fio, fio_job, targets, test
 
 
 def _scratch(ctx):
@@ -82,6 +82,27 @@ def bounce_register_bounds(ctx):
     s = _accepted(ctx, path, 'bounce_register=0')
     check(s['slots_registered'] is False, f'bounce_register=0: {s}')
     _accepted(ctx, path, 'bounce_register=1')
+
+
+@test('bounce_zero_copy_min: auto, 0, 64k and 1g are accepted and in force '
+      'on a 4Kn device (the stats record value and source); -1, Auto, 2g, '
+      '1.5 and 4k-8k are refused with a message naming them', timeout=120)
+def bounce_zero_copy_min_bounds(ctx):
+    path = _scratch(ctx)
+    for bad in ('-1', 'Auto', '2g', '1.5', '4k-8k'):
+        _refused(ctx, path, f'bounce_zero_copy_min={bad}')
+    dev = targets.loop(ctx, 4096, 8 << 20)
+    for good, want in (('0', 0), ('64k', 64 << 10), ('1g', 1 << 30),
+                       ('auto', None)):
+        s = _accepted(ctx, dev, f'bounce_zero_copy_min={good}',
+                      ['direct=1', 'bs=4k'])
+        f = s['files'][0]
+        check(f['zero_copy'] == 'accepted',
+              f'the probe did not accept zero copy here: {f}')
+        src = 'auto' if want is None else 'option'
+        check(f['zero_copy_min_source'] == src and
+              (want is None or f['zero_copy_min'] == want),
+              f'bounce_zero_copy_min={good}: {f}, want {want} ({src})')
 
 
 @test('bounce_slots=-1 in a job file is refused too, not run with the '

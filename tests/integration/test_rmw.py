@@ -127,7 +127,7 @@ def differential(ctx, job, zc=True):
     dev = targets.loop(ctx, 4096, DEV_SIZE)
     write_image(dev, pattern)
     r = expect_ok(fio(ctx, [f'filename={dev}', 'direct=1', *job,
-                            *([] if zc else ['bounce_zero_copy=0'])]),
+                            *(['bounce_zero_copy_min=0'] if zc else ['bounce_zero_copy=0'])]),
                   'fio-bounce on the 4Kn device')
     got = read_direct(dev, DEV_SIZE)
     ref = buffered_image(ctx, job)
@@ -406,7 +406,10 @@ def _fixed_job(ctx, trace, dev, extra, fixed=True, wrap=()):
 
 
 # Aligned and misaligned writes in one job: pass-through and RMW both run.
-MIXED = ['bs=4096', 'blockalign=512', 'serialize_overlap=1']
+# bounce_zero_copy_min=0: its 4 KiB window I/O goes zero copy (auto keeps
+# I/O this small on the copy path; test_zerocopy covers the threshold).
+MIXED = ['bs=4096', 'blockalign=512', 'serialize_overlap=1',
+         'bounce_zero_copy_min=0']
 
 
 def _check_sqes(r, ops, what, fixed_user, fixed_slots):

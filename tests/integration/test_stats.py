@@ -227,13 +227,14 @@ def stats_passthrough_matches_fio(ctx):
       'rmw_write per write, bytes_copied = bytes written + bytes verified, '
       'window_reads = verify reads, user bytes = fio\'s io_bytes, device '
       'bytes = whole 4 KiB blocks; a bs=1000 job still copies where the '
-      'probe accepted zero copy (zero_copy 0: no 1000-byte segment meets '
-      'the memory rule)', timeout=120)
+      'probe accepted zero copy, even with bounce_zero_copy_min=0 '
+      '(zero_copy 0: no 1000-byte segment meets the memory rule)',
+      timeout=120)
 def stats_rmw_counters_consistent(ctx):
     dev = targets.loop(ctx, 4096, 16 << 20)
     r = expect_ok(fio(ctx, [f'filename={dev}', 'direct=1', 'rw=randwrite',
                             'bs=1000', 'size=2M', 'iodepth=8',
-                            'verify=crc32c']))
+                            'verify=crc32c', 'bounce_zero_copy_min=0']))
     j = r.jobs()[0]
     c = r.counters()
     writes, reads = j['write']['total_ios'], j['read']['total_ios']

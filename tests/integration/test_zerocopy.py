@@ -5,6 +5,12 @@ segments (probed per file at open), and copies nothing; everything else
 copies as before. The test hook FIOB_TEST_ZERO_COPY_PROBE=0|1 (read at init)
 stands in for the probe's answer, as on a kernel that refuses the segments.
 
+Zero copy applies from a size on (bounce_zero_copy_min, default auto: a
+threshold from a copy timed once per process; 0 with unregistered slots):
+below it the copy into a registered slot is cheaper than pinning the user
+pages per I/O. The tests that exercise the zero-copy path at 512 B-4 KiB
+therefore set bounce_zero_copy_min=0; the threshold itself is tested here.
+
 The integrity matrix, the differential RMW tests and the SQE accounting run
 both ways too (test_integrity, test_rmw, test_eof); that bs=1000 still
 copies is test_stats' stats_rmw_counters_consistent.
@@ -12,15 +18,17 @@ copies is test_stats' stats_rmw_counters_consistent.
 import os
 
 from fiobtest import check, debug_align, expect_error, expect_ok, fio, \
-    targets, test
+    fio_job, targets, test
 
 EINVAL = 22
 HOOK = 'FIOB_TEST_ZERO_COPY_PROBE'
 # 4 KiB random writes at 512-byte offsets, verified: most windows are 8 KiB
 # (RMW), one in eight I/Os is aligned. serialize_overlap: see test_integrity.
-BA512 = ['direct=1', 'rw=randwrite', 'bs=4k', 'blockalign=512',
-         'iodepth=16', 'size=8M', 'verify=crc32c', 'serialize_overlap=1',
-         'randseed=21']
+BA512_JOB = ['direct=1', 'rw=randwrite', 'bs=4k', 'blockalign=512',
+             'iodepth=16', 'size=8M', 'verify=crc32c', 'serialize_overlap=1',
+             'randseed=21']
+# The same with zero copy from every size (auto would copy 4 KiB I/O).
+BA512 = BA512_JOB + ['bounce_zero_copy_min=0']
 
 
 def zero_copy_answer(r, name):
@@ -42,7 +50,7 @@ def bounced(c):
 
 
 @test('a 4K randwrite + crc32c verify at blockalign=512 on a 4Kn device '
-      'copies 0 bytes: the probe accepted the segments (--debug=io and '
+      'with bounce_zero_copy_min=0 copies 0 bytes: the probe accepted the segments (--debug=io and '
       'stats), every window I/O (reads and RMW writes) counts as zero copy, '
       'device bytes exceed user bytes by the window; stock io_uring fails '
       'the same job with EINVAL', timeout=120)
@@ -137,3 +145,91 @@ def probe_short_file_unproven(ctx):
           c['bytes_copied'] == c['user_bytes_read'] ==
           r.jobs()[0]['read']['io_bytes'] > 0,
           f'the short file was not read through the copy path: {c}')
+
+
+def _split_counts_ok(c, min_bs_copied=4096):
+    """Every window I/O either went zero copy or copied its whole 4 KiB."""
+    windowed = bounced(c)
+    return (c['zero_copy'] > 0 and c['bytes_copied'] > 0 and
+            c['bytes_copied'] % min_bs_copied == 0 and
+            c['zero_copy'] + c['bytes_copied'] // min_bs_copied == windowed)
+
+
+@test('bounce_zero_copy_min=8k splits one job by size: in a randwrite + '
+      'verify at blockalign=512 mixing 4 KiB and 8 KiB I/O, every 8 KiB '
+      'window I/O (reads and RMW writes) goes zero copy and every 4 KiB one '
+      'copies its 4096 bytes; the stats and --debug=io give the threshold '
+      'and its source (option); verify passes', timeout=120)
+def threshold_option_splits_by_size(ctx):
+    dev = targets.loop(ctx, 4096, 16 << 20)
+    job = [f'filename={dev}', 'direct=1', 'rw=randwrite',
+           'bssplit=4k/50:8k/50', 'blockalign=512', 'iodepth=16',
+           'size=8M', 'verify=crc32c', 'serialize_overlap=1',
+           'randseed=22', 'bounce_zero_copy_min=8k']
+    r = expect_ok(fio(ctx, job + ['--debug=io'], fmt='normal'))
+    check(f'fio-bounce: {dev}: zero_copy_min=8192 (option' in r.text,
+          'no zero_copy_min=8192 (option...) line under --debug=io')
+    r = expect_ok(fio(ctx, job))
+    c = r.counters()
+    f = r.stats[0]['files'][0]
+    check(f['zero_copy'] == 'accepted' and f['zero_copy_min'] == 8192 and
+          f['zero_copy_min_source'] == 'option',
+          f'the stats do not record the threshold: {f}')
+    check(c['rmw_writes'] > 0 and c['window_reads'] > 0,
+          f'the misaligned path did not run: {c}')
+    check(_split_counts_ok(c),
+          f'8 KiB window I/O should go zero copy and 4 KiB I/O copy 4096 '
+          f'bytes each: {c}')
+
+
+@test('by default (bounce_zero_copy_min=auto) the threshold comes from a '
+      'copy timed once per process: a power of two from 16 KiB to 1 MiB, '
+      'the same for every job of the process (thread=1); blockalign=512 '
+      'random reads below it copy (zero_copy 0, every window byte copied) '
+      'and those at or above it go zero copy (0 bytes copied)', timeout=180)
+def threshold_auto_sizes(ctx):
+    dev = targets.loop(ctx, 4096, 32 << 20)
+    sizes = [4 << 10] + [1 << k for k in range(14, 21)]   # 4K, 16K .. 1M
+    text = ''.join(f'[r{bs}]\nfilename={dev}\ndirect=1\nthread=1\n'
+                   f'rw=randread\nbs={bs}\nblockalign=512\niodepth=4\n'
+                   f'number_ios=48\nrandseed=23\nstonewall\n'
+                   for bs in sizes)
+    r = expect_ok(fio_job(ctx, text))
+    by_job = {s['job']: s for s in r.stats}
+    check(len(by_job) == len(sizes), f'stats of {sorted(by_job)}')
+    mins = {s['files'][0].get('zero_copy_min') for s in r.stats}
+    srcs = {s['files'][0].get('zero_copy_min_source') for s in r.stats}
+    check(len(mins) == 1 and srcs == {'auto'},
+          f'one automatic threshold per process expected: {mins} {srcs}')
+    t = mins.pop()
+    check(isinstance(t, int) and 16 << 10 <= t <= 1 << 20 and
+          t & (t - 1) == 0, f'threshold {t} is no power of two in range')
+    for bs in sizes:
+        c = by_job[f'r{bs}']['counters']
+        check(c['window_reads'] > 0, f'bs={bs}: no window reads: {c}')
+        if bs < t:
+            check(c['zero_copy'] == 0 and
+                  c['bytes_copied'] == bs * c['window_reads'],
+                  f'bs={bs} below the threshold {t} did not copy: {c}')
+        else:
+            check(c['zero_copy'] == c['window_reads'] and
+                  c['bytes_copied'] == 0,
+                  f'bs={bs} at or above the threshold {t} copied: {c}')
+
+
+@test('with unregistered slots (bounce_register=0) the copy path pins its '
+      'slot pages per I/O too, so zero copy only saves: the automatic '
+      'threshold is 0 (source unregistered) and the 4 KiB blockalign=512 '
+      'randwrite + verify copies 0 bytes', timeout=120)
+def threshold_unregistered_slots(ctx):
+    dev = targets.loop(ctx, 4096, 16 << 20)
+    r = expect_ok(fio(ctx, [f'filename={dev}', *BA512_JOB,
+                            'bounce_register=0']))
+    c = r.counters()
+    f = r.stats[0]['files'][0]
+    check(r.stats[0]['slots_registered'] is False and
+          f['zero_copy_min'] == 0 and
+          f['zero_copy_min_source'] == 'unregistered',
+          f'unregistered slots should give threshold 0: {r.stats[0]}')
+    check(c['rmw_writes'] > 0 and c['bytes_copied'] == 0 and
+          c['zero_copy'] == bounced(c), f'4 KiB window I/O copied: {c}')

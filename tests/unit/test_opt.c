@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "fiob_opt.h"
+#include "fiob_zc.h"
 #include "fiob_test.h"
 
 static void accepts_decimal_hex_and_binary_suffixes(void)
@@ -100,10 +101,37 @@ static void pow2_takes_zero_and_powers_of_two_only(void)
 	FT_EQ(v, 1ull << 30);
 }
 
+static void zero_copy_min_takes_auto_or_bytes_up_to_1g(void)
+{
+	static const char *const bad[] = {
+		"Auto", "AUTO", " auto", "auto ", "", "-1", "1.5", "4k-8k",
+		"2g", "1073741825",
+	};
+	uint64_t v = 7;
+	unsigned int i;
+
+	FT_EQ(fiob_opt_zero_copy_min("auto", &v), 0);
+	FT_ASSERT(v == FIOB_ZC_MIN_AUTO);
+	FT_EQ(fiob_opt_zero_copy_min("0", &v), 0);
+	FT_EQ(v, 0);
+	FT_EQ(fiob_opt_zero_copy_min("64k", &v), 0);
+	FT_EQ(v, 65536);
+	FT_EQ(fiob_opt_zero_copy_min("1g", &v), 0);
+	FT_EQ(v, 1ull << 30);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		v = 7;
+		if (!fiob_opt_zero_copy_min(bad[i], &v) || v != 7)
+			FT_FAIL("\"%s\" accepted (%llu)", bad[i],
+				(unsigned long long)v);
+	}
+	FT_ASSERT(fiob_opt_zero_copy_min(NULL, &v) < 0);
+}
+
 FT_MAIN(
 	FT_RUN(accepts_decimal_hex_and_binary_suffixes);
 	FT_RUN(refuses_signs_blanks_ranges_and_junk);
 	FT_RUN(refuses_what_does_not_fit_64_bits);
 	FT_RUN(range_holds_both_bounds_exactly);
-	FT_RUN(pow2_takes_zero_and_powers_of_two_only)
+	FT_RUN(pow2_takes_zero_and_powers_of_two_only);
+	FT_RUN(zero_copy_min_takes_auto_or_bytes_up_to_1g)
 )

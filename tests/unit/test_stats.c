@@ -589,6 +589,39 @@ static void append_reports_errno_for_a_bad_path(void)
 	      -ENOENT);
 }
 
+/* The zero-copy threshold: recorded only for a file that may go zero copy. */
+static void zero_copy_min_in_line_and_json_when_set(void)
+{
+	static const struct fiob_stats_file f[] = {
+		{ .name = "/dev/loop0", .align = { 4096, 512 }, .src = "statx",
+		  .zero_copy = "accepted", .zero_copy_min = 131072,
+		  .zero_copy_min_src = "auto" },
+		{ .name = "/tmp/f", .align = { 4096, 512 }, .src = "statx",
+		  .zero_copy = "refused" },
+	};
+	struct fiob_stats_ctx c = ctx;
+	static struct jp p;
+	char buf[2048];
+
+	c.files = f;
+	fiob_stats_line(buf, sizeof(buf), &c, &st);
+	FT_ASSERT(strstr(buf, " align[/dev/loop0]=4096/512(statx,zero_copy="
+			 "accepted,zero_copy_min=131072:auto) "));
+	FT_ASSERT(strstr(buf, " align[/tmp/f]=4096/512(statx,zero_copy="
+			 "refused)"));
+	fiob_stats_json(buf, sizeof(buf), &c, &st);
+	if (parse_json(&p, buf))
+		FT_FAIL("invalid JSON (%s): %s", p.err, buf);
+	FT_ASSERT(get(&p, "files[0].zero_copy_min") &&
+		  !get(&p, "files[0].zero_copy_min")->is_str &&
+		  !strcmp(get(&p, "files[0].zero_copy_min")->val, "131072"));
+	FT_ASSERT(get(&p, "files[0].zero_copy_min_source") &&
+		  !strcmp(get(&p, "files[0].zero_copy_min_source")->val,
+			  "auto"));
+	FT_ASSERT(!get(&p, "files[1].zero_copy_min") &&
+		  !get(&p, "files[1].zero_copy_min_source"));
+}
+
 FT_MAIN(
 	FT_RUN(json_parses_strictly_and_holds_every_value);
 	FT_RUN(json_with_no_files_and_zero_counters_parses);
@@ -597,5 +630,6 @@ FT_MAIN(
 	FT_RUN(summary_line_escapes_names);
 	FT_RUN(truncation_never_overflows_and_returns_full_length);
 	FT_RUN(append_from_8_processes_yields_1600_intact_lines);
-	FT_RUN(append_reports_errno_for_a_bad_path)
+	FT_RUN(append_reports_errno_for_a_bad_path);
+	FT_RUN(zero_copy_min_in_line_and_json_when_set)
 )
