@@ -33,14 +33,15 @@ What runs
     (bounce=auto, so every I/O passes straight through). Bounce-core rows: a
     misaligned job on fio-bounce against the aligned job it becomes, run on
     stock io_uring: iomem_align=7 against the same job without it; 4K at
-    512-byte offsets (blockalign=512) with zero copy forced off
-    (bounce_zero_copy=0) against 8K aligned I/O, the window fio-bounce
-    actually moves. Zero-copy rows: the same 4K blockalign=512 reads and RMW
-    writes (an RMW write against a plain 8K write) with zero copy on, and
-    512-byte random reads against 4K aligned ones (fio#186's case), and
-    64K reads at blockalign=512 with and without zero copy against 68K
-    aligned reads (where the saved copy outweighs the pinning); they
-    also print the alignment amplification, fio-bounce's device bytes per
+    512-byte offsets (blockalign=512) as a user gets it (below the automatic
+    zero-copy threshold, so copied) against 8K aligned I/O, the window
+    fio-bounce actually moves; 512-byte random reads against 4K aligned ones
+    (fio#186's case). Zero-copy rows, zero copy forced at every size
+    (bounce_zero_copy_min=0): the same 4K blockalign=512 reads and RMW
+    writes (an RMW write against a plain 8K write), and 64K reads at
+    blockalign=512 with and without zero copy against 68K aligned reads
+    (where the two paths meet). Rows with window I/O also print the
+    alignment amplification, fio-bounce's device bytes per
     user byte from its counters (RMW reads count as reads). The copy rows
     run copybench (fiob_copy at every distance 0..4095, 4K, 128K and 1M,
     both directions, against an aligned memcpy sampled next to it and
@@ -90,9 +91,10 @@ Method
     kernel workers and is in neither.
 
     Targets are per-row ratios: 1.00 for the foundation rows, 0.95 for the
-    memory-bounced 4K row, 0.90 for 128K memory-bounced and copied 8K-window
-    reads, 1.00 for zero-copy 8K-window reads, 0.80 for the copy against
-    aligned memcpy and 0.95 against memcpy at the same distance; the RMW
+    memory-bounced 4K row, 0.90 for 128K memory-bounced reads, 1.00 for the
+    4K blockalign=512 reads of an 8K window (auto, which copies, and zero
+    copy forced), 0.80 for the copy against aligned memcpy and 0.95
+    against memcpy at the same distance; the RMW
     row, the 512-byte row and the fixedbufs row state their figures
     without a target.
 

@@ -304,7 +304,7 @@ def engine_probe(ctx):
     text = out.read_text(errors='replace')
     # \b: the file lines' zero_copy= must not pass for the init line's copy=.
     found = {k: re.search(rf'\b{k}=(\S+)', text)
-             for k in ('copy', 'registered')}
+             for k in ('copy', 'registered', 'zero_copy_min')}
     return {k: m.group(1) if m else 'unknown' for k, m in found.items()}
 
 
@@ -325,7 +325,8 @@ def environment(ctx, builds):
     return {'fio': run(['fio', '--version']).stdout.strip(),
             'kernel': platform.release(), 'cpu': cpu_model(),
             'cpus': os.cpu_count(), 'copy_impl': probe['copy'],
-            'slots_registered': probe['registered'], **builds,
+            'slots_registered': probe['registered'],
+            'zero_copy_min': probe['zero_copy_min'], **builds,
             'loadavg_start': os.getloadavg(),
             'device': {'sector': SECTOR, 'bytes': DEVICE_BYTES,
                        'backing': '/dev/shm (tmpfs)'}}

@@ -75,7 +75,8 @@ def ba512_randwrite_verify_copies_nothing(ctx):
     check(c['device_bytes_write'] > c['user_bytes_write'] and
           c['device_bytes_read'] > c['user_bytes_read'],
           f'no amplification counted for window I/O: {c}')
-    expect_error(fio(ctx, [f'filename={dev}', *BA512], engine='io_uring'),
+    expect_error(fio(ctx, [f'filename={dev}', *BA512_JOB],
+                     engine='io_uring'),
                  EINVAL, 'the same job on stock io_uring')
 
 
