@@ -50,8 +50,8 @@ def bounced(c):
 
 
 @test('a 4K randwrite + crc32c verify at blockalign=512 on a 4Kn device '
-      'with bounce_zero_copy_min=0 copies 0 bytes: the probe accepted the segments (--debug=io and '
-      'stats), every window I/O (reads and RMW writes) counts as zero copy, '
+      'with bounce_zero_copy_min=0 copies 0 bytes: the probe accepted the '
+      'segments (--debug=io and stats), every window I/O (reads and RMW writes) counts as zero copy, '
       'device bytes exceed user bytes by the window; stock io_uring fails '
       'the same job with EINVAL', timeout=120)
 def ba512_randwrite_verify_copies_nothing(ctx):
