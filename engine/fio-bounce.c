@@ -843,9 +843,10 @@ static int fiob_open_file(struct thread_data *td, struct fio_file *f)
 	       in_force.mem, fiob_vec_name(vec));
 	if (zc_min_src)
 		dprint(FD_IO, "fio-bounce: %s: zero_copy_min=%llu (%s; this "
-		       "CPU copies %.1f bytes/ns): smaller window I/O "
-		       "copies\n", f->file_name, (unsigned long long)zc_min,
-		       zc_min_src, fiob_zc_copy_speed());
+		       "CPU copies %.1f bytes/ns, 0: not timed): smaller "
+		       "window I/O copies\n", f->file_name,
+		       (unsigned long long)zc_min, zc_min_src,
+		       fiob_zc_copy_speed());
 	fiob_warn_shared(td, f, in_force.off);
 	return 0;
 err:
