@@ -972,6 +972,10 @@ static enum fio_q_status fiob_queue_alone(struct thread_data *td,
 	return FIO_Q_COMPLETED;
 }
 
+_Static_assert((int)DDIR_READ == FIOB_OP_READ &&
+	       (int)DDIR_WRITE == FIOB_OP_WRITE,
+	       "fio's read and write directions are fio-bounce's ops");
+
 /*
  * queue: hand one io_u to the core. FIO_Q_BUSY when no bounce slot is free
  * (fio reaps, then retries); never loses an io_u.
@@ -986,11 +990,9 @@ static enum fio_q_status fiob_queue(struct thread_data *td, struct io_u *io_u)
 	fio_ro_check(td, io_u);
 	switch (io_u->ddir) {
 	case DDIR_READ:
-		op = FIOB_OP_READ;
-		attr = bd->rw_attr;
-		break;
 	case DDIR_WRITE:
-		op = FIOB_OP_WRITE;
+		/* The same numbers (asserted above): no translation. */
+		op = (enum fiob_op)io_u->ddir;
 		attr = bd->rw_attr;
 		break;
 	case DDIR_SYNC:
@@ -1069,14 +1071,19 @@ static int fiob_getevents(struct thread_data *td, unsigned int min,
 /* event: the i-th completion, with user (never window) byte counts. */
 static struct io_u *fiob_event(struct thread_data *td, int event)
 {
-	struct fiob_options *o = td->eo;
 	struct fiob_data *bd = td->io_ops_data;
 	struct fiob_req *r = fiob_core_event(&bd->core, (unsigned int)event);
 	struct io_u *io_u = r->owner;
+	struct fiob_options *o;
 
+	if (!r->err) {
+		io_u->error = 0;
+		if (r->done < io_u->xfer_buflen)
+			io_u->resid = io_u->xfer_buflen - r->done;
+		return io_u;
+	}
 	io_u->error = -r->err;
-	if (!r->err && r->done < io_u->xfer_buflen)
-		io_u->resid = io_u->xfer_buflen - r->done;
+	o = td->eo;
 	if (r->err == -EOPNOTSUPP && o->hipri && !bd->hipri_warned) {
 		bd->hipri_warned = true;
 		log_err("fio-bounce: hipri: %s does not support polled I/O\n",

@@ -98,6 +98,16 @@ static inline bool fiob_ovl_busy(const struct fiob_ovl *t)
 	return t->nr_active_excl || t->nr_waiting;
 }
 
+/*
+ * True if anything is in the table (in flight, waiting, or to be checked
+ * again): while it is false, a request that never entered the table has
+ * nothing to release, and nobody waits for it.
+ */
+static inline bool fiob_ovl_in_use(const struct fiob_ovl *t)
+{
+	return (t->nr_active | t->nr_waiting | t->nr_recheck) != 0;
+}
+
 bool fiob_ovl_acquire_slow(struct fiob_ovl *t, uint32_t id);
 void fiob_ovl_release_slow(struct fiob_ovl *t, uint32_t id);
 int fiob_ovl_pop_ready_slow(struct fiob_ovl *t);
