@@ -784,7 +784,7 @@ static int fiob_open_file(struct thread_data *td, struct fio_file *f)
 		goto err;
 	}
 	cf = fiob_core_file(&bd->core, f->fileno);
-	cf->align = in_force;
+	fiob_core_set_align(&bd->core, f->fileno, &in_force);
 	cf->regular = fi.regular;
 	cf->size = fi.size;
 	cf->zero_copy = fiob_vec_ok(vec);
@@ -977,17 +977,18 @@ _Static_assert((int)DDIR_READ == FIOB_OP_READ &&
 	       "fio's read and write directions are fio-bounce's ops");
 
 /*
- * queue: hand one io_u to the core. FIO_Q_BUSY when no bounce slot is free
- * (fio reaps, then retries); never loses an io_u.
+ * Every io_u the inline pass-through path in fiob_queue() does not take.
+ * FIO_Q_BUSY when no bounce slot is free (fio reaps, then retries); never
+ * loses an io_u.
  */
-static enum fio_q_status fiob_queue(struct thread_data *td, struct io_u *io_u)
+static __attribute__((noinline))
+enum fio_q_status fiob_queue_any(struct thread_data *td, struct io_u *io_u)
 {
 	struct fiob_data *bd = td->io_ops_data;
 	/* Syncs carry ioprio 0, as in io_uring. */
 	struct fiob_sqe_attr attr = { 0 };
 	enum fiob_op op;
 
-	fio_ro_check(td, io_u);
 	switch (io_u->ddir) {
 	case DDIR_READ:
 	case DDIR_WRITE:
@@ -1022,16 +1023,36 @@ static enum fio_q_status fiob_queue(struct thread_data *td, struct io_u *io_u)
 					  io_u->xfer_buflen, attr));
 }
 
-/* commit: submit the batch; stamp issue times once for all of it. */
-static int fiob_commit(struct thread_data *td)
+/*
+ * queue: hand one io_u to the core. A read or write of an aligned job (no
+ * per-I/O attributes) goes to its SQE inline; everything else, and anything
+ * the inline path refuses untouched, is fiob_queue_any()'s.
+ */
+static enum fio_q_status fiob_queue(struct thread_data *td, struct io_u *io_u)
+{
+	struct fiob_data *bd = td->io_ops_data;
+
+	fio_ro_check(td, io_u);
+	if (!fio_unlikely((unsigned int)io_u->ddir > DDIR_WRITE ||
+			  bd->attr_per_io) &&
+	    fiob_req_queue_pass(&bd->core, io_u->index, io_u,
+				io_u->file->fileno, io_u->ddir == DDIR_WRITE,
+				io_u->xfer_buf, io_u->offset,
+				io_u->xfer_buflen, bd->rw_attr)) {
+		bd->queued[bd->nr_queued++] = io_u;
+		return FIO_Q_QUEUED;
+	}
+	return fiob_queue_any(td, io_u);
+}
+
+/* commit's work, when there is a batch: see fiob_commit(). */
+static __attribute__((noinline)) int fiob_commit_batch(struct thread_data *td)
 {
 	struct fiob_data *bd = td->io_ops_data;
 	struct timespec now;
 	unsigned int i;
 	int ret;
 
-	if (!bd->nr_queued)
-		return 0;
 	ret = fiob_req_submit(&bd->core);
 	if (ret) {
 		td_verror(td, -ret, "io_uring_submit");
@@ -1049,6 +1070,20 @@ static int fiob_commit(struct thread_data *td)
 	io_u_mark_submit(td, bd->nr_queued);
 	bd->nr_queued = 0;
 	return 0;
+}
+
+/*
+ * commit: submit the batch; stamp issue times once for all of it. fio also
+ * calls it with nothing queued (as often as with a batch, at QD1): that
+ * call costs a test, not the batch's prologue.
+ */
+static int fiob_commit(struct thread_data *td)
+{
+	struct fiob_data *bd = td->io_ops_data;
+
+	if (!bd->nr_queued)
+		return 0;
+	return fiob_commit_batch(td);
 }
 
 /*

@@ -43,6 +43,9 @@ struct fiob_file {
 	bool regular;		/* a regular file: windows may cross EOF */
 	bool zero_copy;		/* window I/O may go vectored, uncopied */
 	uint64_t size;		/* regular files: the size as we know it */
+	/* fiob_pass_masks() of align under the job's mode: the fast path's test. */
+	uint64_t pass_off_mask;
+	uint64_t pass_mem_mask;
 };
 
 /* A request as data; what happens to it is fiob_req.c's. */
@@ -129,6 +132,16 @@ static inline struct fiob_file *fiob_core_file(struct fiob_core *c,
 					       uint32_t id)
 {
 	return &c->files[id];
+}
+
+/* File @id's alignment rule is @a from now on. */
+static inline void fiob_core_set_align(struct fiob_core *c, uint32_t id,
+				       const struct fiob_align *a)
+{
+	struct fiob_file *f = &c->files[id];
+
+	f->align = *a;
+	fiob_pass_masks(a, c->p.mode, &f->pass_off_mask, &f->pass_mem_mask);
 }
 
 /* ---- the done queue: finished requests, FIFO ----------------------- */

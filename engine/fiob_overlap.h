@@ -160,6 +160,24 @@ static inline bool fiob_ovl_acquire_bytes(struct fiob_ovl *t, uint32_t id,
 	return true;
 }
 
+/*
+ * fiob_ovl_acquire() for a caller that has just seen !fiob_ovl_busy() and
+ * wants a READ or WRITE claim of its own bytes [start, end): nothing can
+ * make it wait, so it has no slow path.
+ */
+static inline void fiob_ovl_acquire_now(struct fiob_ovl *t, uint32_t id,
+					uint32_t file, uint64_t start,
+					uint64_t end, enum fiob_ovl_type type)
+{
+	struct fiob_ovl_entry *e = &t->e[id];
+
+	e->file = file;
+	e->start = e->ustart = start;
+	e->end = e->uend = end;
+	e->type = type;
+	fiob_ovl_activate(t, id);
+}
+
 /* The same, for an I/O whose window is its user bytes. */
 static inline bool fiob_ovl_acquire(struct fiob_ovl *t, uint32_t id,
 				    uint32_t file, uint64_t start,

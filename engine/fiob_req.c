@@ -342,30 +342,32 @@ static inline int queue_direct(struct fiob_core *c, struct fiob_req *r,
 	return FIOB_QUEUED;
 }
 
-void fiob_req_ring_failed(struct fiob_core *c, uint32_t id)
-{
-	c->reqs[id].err = -EIO;
-	finish(c, id);
-}
-
-int fiob_req_queue_slow(struct fiob_core *c, uint32_t id, enum fiob_kind kind,
-			struct fiob_sqe_attr attr)
+int fiob_req_queue(struct fiob_core *c, uint32_t id, void *owner,
+		   uint32_t file, enum fiob_op op, void *buf, uint64_t off,
+		   uint64_t len, struct fiob_sqe_attr attr)
 {
 	struct fiob_req *r = &c->reqs[id];
-	uint32_t file = r->file;
 	const struct fiob_file *f = &c->files[file];
-	enum fiob_op op = (enum fiob_op)r->op;
-	void *buf = r->buf;
-	uint64_t off = r->off, len = r->len;
 	enum fiob_ovl_type type;
 	uint64_t start_off, end_off;
+	enum fiob_kind kind = FIOB_KIND_PASS;
 
+	r->owner = owner;
+	r->file = file;
+	r->op = (uint8_t)op;
+	r->buf = buf;
+	r->off = off;
+	r->len = len;
 	r->done = 0;
+	r->err = 0;
 	r->pending = 0;
 	r->zero_copy = 0;
-	if (op <= FIOB_OP_WRITE && kind != FIOB_KIND_WINDOW &&
-	    !fiob_ovl_busy(&c->ovl))
-		return queue_direct(c, r, id, f, kind, attr);
+	if (op == FIOB_OP_READ || op == FIOB_OP_WRITE) {
+		kind = fiob_classify(&f->align, c->p.mode, off, len,
+				     (uintptr_t)buf);
+		if (kind != FIOB_KIND_WINDOW && !fiob_ovl_busy(&c->ovl))
+			return queue_direct(c, r, id, f, kind, attr);
+	}
 	r->attr = attr;	/* its SQEs may go out later */
 	fiob_plan(&r->plan, &f->align, kind, off, len, op == FIOB_OP_WRITE);
 	/* bounce=always measures the copy: it keeps copying. */
@@ -598,10 +600,13 @@ void complete(struct fiob_core *c, uint64_t data, int res)
 
 /* ---- reaping --------------------------------------------------------- */
 
-static unsigned int process_cqes(struct fiob_core *c)
+/* Dispatch every CQE posted so far; returns how many. */
+static inline __attribute__((always_inline))
+unsigned int process_cqes(struct fiob_core *c)
 {
-	struct io_uring_cqe *cqe;
-	unsigned int head, n = 0;
+	unsigned int head = fiob_ring_cq_head(&c->ring);
+	unsigned int tail = fiob_ring_cq_tail(&c->ring);
+	unsigned int n = tail - head;
 
 	/*
 	 * Invariant: each CQE is copied out and consumed (the CQ head moved
@@ -611,13 +616,13 @@ static unsigned int process_cqes(struct fiob_core *c)
 	 * must see room in the CQ for their completions; nothing may still
 	 * point into a CQ entry it can reuse.
 	 */
-	io_uring_for_each_cqe(&c->ring.uring, head, cqe) {
+	while (head != tail) {
+		const struct io_uring_cqe *cqe = fiob_ring_cqe_at(&c->ring, head);
 		uint64_t data = cqe->user_data;
 		int res = cqe->res;
 
-		io_uring_cq_advance(&c->ring.uring, 1);
+		fiob_ring_cq_consume(&c->ring, ++head);
 		complete(c, data, res);
-		n++;
 	}
 	return n;
 }
@@ -661,7 +666,7 @@ int wait_done(struct fiob_core *c, unsigned int min)
 	int ret;
 
 	for (;;) {
-		n = io_uring_cq_ready(&c->ring.uring) ? process_cqes(c) : 0;
+		n = process_cqes(c);
 		ret = fiob_req_submit(c);
 		if (ret)
 			return ret;

@@ -28,63 +28,59 @@ enum fiob_queue_ret {
 };
 
 /*
- * Every request the inline fast path below does not take, classified as
- * @kind (PASS for syncs). Its owner, buffer, offset, length, file and op are
- * stored already, with err 0.
- */
-int fiob_req_queue_slow(struct fiob_core *c, uint32_t id, enum fiob_kind kind,
-			struct fiob_sqe_attr attr);
-
-/* The ring gave request @id no SQE at all: it ends now, with -EIO. */
-void fiob_req_ring_failed(struct fiob_core *c, uint32_t id);
-
-/*
  * Accept request @id; each of its SQEs carries @attr. Returns FIOB_QUEUED,
  * FIOB_BUSY, or -errno for a request that cannot be done at all (nothing
  * was started).
- *
- * Inline for a pass-through read or write with nothing in the overlap table
- * to conflict with: that is every I/O of an aligned job, so it stores only
- * what its completion (fiob_req.c, direct_done) and fiob_core_event() read,
- * and goes straight to its one SQE. Everything else is _slow().
  */
-static inline __attribute__((always_inline))
 int fiob_req_queue(struct fiob_core *c, uint32_t id, void *owner,
 		   uint32_t file, enum fiob_op op, void *buf, uint64_t off,
-		   uint64_t len, struct fiob_sqe_attr attr)
-{
-	struct fiob_req *r = &c->reqs[id];
-	const struct fiob_file *f = &c->files[file];
-	bool write = op == FIOB_OP_WRITE;
-	enum fiob_kind kind = FIOB_KIND_PASS;
+		   uint64_t len, struct fiob_sqe_attr attr);
 
+/*
+ * fiob_req_queue() for the I/O of an aligned job, inline in the caller:
+ * a read or write (@write) that needs no bounce, with nothing in the
+ * overlap table to conflict with and a free SQE. It does all of it or
+ * nothing: false means nothing was touched, and the caller queues the
+ * request with fiob_req_queue() instead. It stores only what the
+ * completion (fiob_req.c, direct_done) and fiob_core_event() read.
+ */
+static inline __attribute__((always_inline))
+bool fiob_req_queue_pass(struct fiob_core *c, uint32_t id, void *owner,
+			 uint32_t file, bool write, void *buf, uint64_t off,
+			 uint64_t len, struct fiob_sqe_attr attr)
+{
+	const struct fiob_file *f = &c->files[file];
+	struct io_uring_sqe *sqe;
+	struct fiob_req *r;
+
+	/* fiob_classify() says PASS; its masks are the file's. */
+	if ((((off | len) & f->pass_off_mask) |
+	     (((uintptr_t)buf | len) & f->pass_mem_mask)) ||
+	    fiob_ovl_busy(&c->ovl))
+		return false;
+	sqe = fiob_ring_try_sqe(&c->ring);
+	if (!sqe)
+		return false;
+	r = &c->reqs[id];
 	r->owner = owner;
-	r->buf = buf;
 	r->off = off;
 	r->len = len;
 	r->err = 0;
 	r->file = file;
-	r->op = (uint8_t)op;
-	if (op <= FIOB_OP_WRITE)
-		kind = fiob_classify(&f->align, c->p.mode, off, len,
-				     (uintptr_t)buf);
-	if (kind != FIOB_KIND_PASS || op > FIOB_OP_WRITE ||
-	    fiob_ovl_busy(&c->ovl))
-		return fiob_req_queue_slow(c, id, kind, attr);
+	r->op = write ? FIOB_OP_WRITE : FIOB_OP_READ;
 	r->plan.kind = FIOB_KIND_PASS;
 	/* Writes stay visible to a later RMW write; reads need no entry. */
 	if (write)
-		fiob_ovl_acquire(&c->ovl, id, file, off, off + len,
-				 FIOB_OVL_WRITE);
+		fiob_ovl_acquire_now(&c->ovl, id, file, off, off + len,
+				     FIOB_OVL_WRITE);
 	c->stats.passthrough++;
 	c->nr_busy++;
-	if (!fiob_ring_prep_rw(&c->ring, f->fixed >= 0 ? f->fixed : f->fd,
-			       f->fixed >= 0, id, 0, write, buf, off,
-			       (uint32_t)len, fiob_ring_user_buf(&c->ring, id),
-			       c->p.ring.vectored ? &r->iov[0] : NULL,
-			       c->p.ring.rw_flags[write], attr))
-		fiob_req_ring_failed(c, id);
-	return FIOB_QUEUED;
+	fiob_ring_fill_rw(sqe, f->fixed >= 0 ? f->fixed : f->fd, f->fixed >= 0,
+			  id, 0, write, buf, off, (uint32_t)len,
+			  fiob_ring_user_buf(&c->ring, id),
+			  c->p.ring.vectored ? &r->iov[0] : NULL,
+			  c->p.ring.rw_flags[write], attr);
+	return true;
 }
 
 /* fiob_req_submit() after its first submit returned @ret: retries, SQPOLL. */
