@@ -122,7 +122,7 @@ uint32_t fiob_core_uncollected_failures(const struct fiob_core *c, int *err)
 
 	for (i = c->returned; i < c->done_nr; i++) {
 		const struct fiob_req *r =
-			&c->reqs[c->done_q[(c->done_head + i) & c->done_mask]];
+			c->done_q[(c->done_head + i) & c->done_mask];
 
 		if (r->err) {
 			failed++;

@@ -568,7 +568,7 @@ void direct_done(struct fiob_core *c, struct fiob_req *r, uint32_t id, int res)
 	}
 	if (r->slot >= 0)
 		slot_done(c, r);
-	fiob_core_push_done(c, id);
+	fiob_core_push_done_req(c, r);
 	if (fiob_ovl_in_use(&c->ovl))
 		release_and_start(c, id);
 }
