@@ -832,7 +832,7 @@ static int fiob_open_file(struct thread_data *td, struct fio_file *f)
 		goto err;
 	}
 	cf = fiob_core_file(&bd->core, f->fileno);
-	cf->align = in_force;
+	fiob_core_set_align(&bd->core, f->fileno, &in_force);
 	cf->regular = fi.regular;
 	cf->size = fi.size;
 	cf->zero_copy = fiob_vec_ok(vec);
@@ -1027,25 +1027,28 @@ static enum fio_q_status fiob_queue_alone(struct thread_data *td,
 	return FIO_Q_COMPLETED;
 }
 
+_Static_assert((int)DDIR_READ == FIOB_OP_READ &&
+	       (int)DDIR_WRITE == FIOB_OP_WRITE,
+	       "fio's read and write directions are fio-bounce's ops");
+
 /*
- * queue: hand one io_u to the core. FIO_Q_BUSY when no bounce slot is free
- * (fio reaps, then retries); never loses an io_u.
+ * Every io_u the inline pass-through path in fiob_queue() does not take.
+ * FIO_Q_BUSY when no bounce slot is free (fio reaps, then retries); never
+ * loses an io_u.
  */
-static enum fio_q_status fiob_queue(struct thread_data *td, struct io_u *io_u)
+static __attribute__((noinline))
+enum fio_q_status fiob_queue_any(struct thread_data *td, struct io_u *io_u)
 {
 	struct fiob_data *bd = td->io_ops_data;
 	/* Syncs carry ioprio 0, as in io_uring. */
 	struct fiob_sqe_attr attr = { 0 };
 	enum fiob_op op;
 
-	fio_ro_check(td, io_u);
 	switch (io_u->ddir) {
 	case DDIR_READ:
-		op = FIOB_OP_READ;
-		attr = bd->rw_attr;
-		break;
 	case DDIR_WRITE:
-		op = FIOB_OP_WRITE;
+		/* The same numbers (asserted above): no translation. */
+		op = (enum fiob_op)io_u->ddir;
 		attr = bd->rw_attr;
 		break;
 	case DDIR_SYNC:
@@ -1075,16 +1078,36 @@ static enum fio_q_status fiob_queue(struct thread_data *td, struct io_u *io_u)
 					  io_u->xfer_buflen, attr));
 }
 
-/* commit: submit the batch; stamp issue times once for all of it. */
-static int fiob_commit(struct thread_data *td)
+/*
+ * queue: hand one io_u to the core. A read or write of an aligned job (no
+ * per-I/O attributes) goes to its SQE inline; everything else, and anything
+ * the inline path refuses untouched, is fiob_queue_any()'s.
+ */
+static enum fio_q_status fiob_queue(struct thread_data *td, struct io_u *io_u)
+{
+	struct fiob_data *bd = td->io_ops_data;
+
+	fio_ro_check(td, io_u);
+	if (!fio_unlikely((unsigned int)io_u->ddir > DDIR_WRITE ||
+			  bd->attr_per_io) &&
+	    fiob_req_queue_pass(&bd->core, io_u->index, io_u,
+				io_u->file->fileno, io_u->ddir == DDIR_WRITE,
+				io_u->xfer_buf, io_u->offset,
+				io_u->xfer_buflen, bd->rw_attr)) {
+		bd->queued[bd->nr_queued++] = io_u;
+		return FIO_Q_QUEUED;
+	}
+	return fiob_queue_any(td, io_u);
+}
+
+/* commit's work, when there is a batch: see fiob_commit(). */
+static __attribute__((noinline)) int fiob_commit_batch(struct thread_data *td)
 {
 	struct fiob_data *bd = td->io_ops_data;
 	struct timespec now;
 	unsigned int i;
 	int ret;
 
-	if (!bd->nr_queued)
-		return 0;
 	ret = fiob_req_submit(&bd->core);
 	if (ret) {
 		td_verror(td, -ret, "io_uring_submit");
@@ -1102,6 +1125,20 @@ static int fiob_commit(struct thread_data *td)
 	io_u_mark_submit(td, bd->nr_queued);
 	bd->nr_queued = 0;
 	return 0;
+}
+
+/*
+ * commit: submit the batch; stamp issue times once for all of it. fio also
+ * calls it with nothing queued (as often as with a batch, at QD1): that
+ * call costs a test, not the batch's prologue.
+ */
+static int fiob_commit(struct thread_data *td)
+{
+	struct fiob_data *bd = td->io_ops_data;
+
+	if (!bd->nr_queued)
+		return 0;
+	return fiob_commit_batch(td);
 }
 
 /*
@@ -1124,14 +1161,19 @@ static int fiob_getevents(struct thread_data *td, unsigned int min,
 /* event: the i-th completion, with user (never window) byte counts. */
 static struct io_u *fiob_event(struct thread_data *td, int event)
 {
-	struct fiob_options *o = td->eo;
 	struct fiob_data *bd = td->io_ops_data;
 	struct fiob_req *r = fiob_core_event(&bd->core, (unsigned int)event);
 	struct io_u *io_u = r->owner;
+	struct fiob_options *o;
 
+	if (!r->err) {
+		io_u->error = 0;
+		if (r->done < io_u->xfer_buflen)
+			io_u->resid = io_u->xfer_buflen - r->done;
+		return io_u;
+	}
 	io_u->error = -r->err;
-	if (!r->err && r->done < io_u->xfer_buflen)
-		io_u->resid = io_u->xfer_buflen - r->done;
+	o = td->eo;
 	if (r->err == -EOPNOTSUPP && o->hipri && !bd->hipri_warned) {
 		bd->hipri_warned = true;
 		log_err("fio-bounce: hipri: %s does not support polled I/O\n",

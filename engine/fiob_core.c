@@ -27,8 +27,12 @@ int fiob_core_init(struct fiob_core *c, const struct fiob_core_params *p)
 		ret = -ENOMEM;
 		goto err;
 	}
-	for (i = 0; i < p->nr_files; i++)
+	for (i = 0; i < p->nr_files; i++) {
 		c->files[i].fd = c->files[i].fixed = -1;
+		/* No rule yet: nothing takes the fast path. */
+		c->files[i].pass_off_mask = c->files[i].pass_mem_mask =
+			UINT64_MAX;
+	}
 	for (i = 0; i < p->depth; i++)
 		c->reqs[i].slot = -1;
 
@@ -118,7 +122,7 @@ uint32_t fiob_core_uncollected_failures(const struct fiob_core *c, int *err)
 
 	for (i = c->returned; i < c->done_nr; i++) {
 		const struct fiob_req *r =
-			&c->reqs[c->done_q[(c->done_head + i) & c->done_mask]];
+			c->done_q[(c->done_head + i) & c->done_mask];
 
 		if (r->err) {
 			failed++;

@@ -44,6 +44,9 @@ struct fiob_file {
 	bool zero_copy;		/* window I/O may go vectored, uncopied */
 	uint64_t zero_copy_min;	/* ... from this many user bytes (fiob_zc.h) */
 	uint64_t size;		/* regular files: the size as we know it */
+	/* fiob_pass_masks() of align under the job's mode: the fast path's test. */
+	uint64_t pass_off_mask;
+	uint64_t pass_mem_mask;
 };
 
 /* A request as data; what happens to it is fiob_req.c's. */
@@ -97,7 +100,7 @@ struct fiob_core {
 	struct fiob_file *files;
 	struct fiob_slots slots;
 	struct fiob_ovl ovl;
-	uint32_t *done_q;	/* completed request ids, FIFO */
+	struct fiob_req **done_q;	/* completed requests, FIFO */
 	uint32_t done_mask;	/* done_q size - 1 (a power of two) */
 	uint32_t done_head;
 	uint32_t done_nr;
@@ -132,13 +135,33 @@ static inline struct fiob_file *fiob_core_file(struct fiob_core *c,
 	return &c->files[id];
 }
 
+/* File @id's alignment rule is @a from now on. */
+static inline void fiob_core_set_align(struct fiob_core *c, uint32_t id,
+				       const struct fiob_align *a)
+{
+	struct fiob_file *f = &c->files[id];
+
+	f->align = *a;
+	fiob_pass_masks(a, c->p.mode, &f->pass_off_mask, &f->pass_mem_mask);
+}
+
 /* ---- the done queue: finished requests, FIFO ----------------------- */
+
+/*
+ * Request @r is finished: append it. The queue holds the request itself,
+ * so that fiob_core_event() is one load.
+ */
+static inline void fiob_core_push_done_req(struct fiob_core *c,
+					   struct fiob_req *r)
+{
+	c->done_q[(c->done_head + c->done_nr) & c->done_mask] = r;
+	c->done_nr++;
+}
 
 /* Request @id is finished: append it. */
 static inline void fiob_core_push_done(struct fiob_core *c, uint32_t id)
 {
-	c->done_q[(c->done_head + c->done_nr) & c->done_mask] = id;
-	c->done_nr++;
+	fiob_core_push_done_req(c, &c->reqs[id]);
 }
 
 /* Drop what the last fiob_core_hand_out() gave the caller: it is gone now. */
@@ -164,9 +187,7 @@ static inline unsigned int fiob_core_hand_out(struct fiob_core *c,
 static inline struct fiob_req *fiob_core_event(struct fiob_core *c,
 					       unsigned int i)
 {
-	uint32_t idx = (c->done_head + i) & c->done_mask;
-
-	return &c->reqs[c->done_q[idx]];
+	return c->done_q[(c->done_head + i) & c->done_mask];
 }
 
 /* Requests that finished but were never handed out by _reap(). */

@@ -98,6 +98,16 @@ static inline bool fiob_ovl_busy(const struct fiob_ovl *t)
 	return t->nr_active_excl || t->nr_waiting;
 }
 
+/*
+ * True if anything is in the table (in flight, waiting, or to be checked
+ * again): while it is false, a request that never entered the table has
+ * nothing to release, and nobody waits for it.
+ */
+static inline bool fiob_ovl_in_use(const struct fiob_ovl *t)
+{
+	return (t->nr_active | t->nr_waiting | t->nr_recheck) != 0;
+}
+
 bool fiob_ovl_acquire_slow(struct fiob_ovl *t, uint32_t id);
 void fiob_ovl_release_slow(struct fiob_ovl *t, uint32_t id);
 int fiob_ovl_pop_ready_slow(struct fiob_ovl *t);
@@ -148,6 +158,24 @@ static inline bool fiob_ovl_acquire_bytes(struct fiob_ovl *t, uint32_t id,
 		return fiob_ovl_acquire_slow(t, id);
 	fiob_ovl_activate(t, id);
 	return true;
+}
+
+/*
+ * fiob_ovl_acquire() for a caller that has just seen !fiob_ovl_busy() and
+ * wants a READ or WRITE claim of its own bytes [start, end): nothing can
+ * make it wait, so it has no slow path.
+ */
+static inline void fiob_ovl_acquire_now(struct fiob_ovl *t, uint32_t id,
+					uint32_t file, uint64_t start,
+					uint64_t end, enum fiob_ovl_type type)
+{
+	struct fiob_ovl_entry *e = &t->e[id];
+
+	e->file = file;
+	e->start = e->ustart = start;
+	e->end = e->uend = end;
+	e->type = type;
+	fiob_ovl_activate(t, id);
 }
 
 /* The same, for an I/O whose window is its user bytes. */

@@ -58,6 +58,22 @@ static inline enum fiob_kind fiob_classify(const struct fiob_align *a,
 	return FIOB_KIND_PASS;
 }
 
+/*
+ * fiob_classify()'s PASS test as two masks, for a caller that tests many
+ * I/Os against one rule: an I/O with
+ *     ((off | len) & off_mask) | ((addr | len) & mem_mask)
+ * zero is PASS under @mode. (Not the converse: an I/O of length 0 is PASS
+ * whatever its offset and address.)
+ */
+static inline void fiob_pass_masks(const struct fiob_align *a,
+				   enum fiob_mode mode, uint64_t *off_mask,
+				   uint64_t *mem_mask)
+{
+	*off_mask = mode == FIOB_MODE_NEVER ? 0 : a->off - 1;
+	*mem_mask = mode == FIOB_MODE_NEVER ? 0 :
+		    mode == FIOB_MODE_ALWAYS ? UINT64_MAX : a->mem - 1;
+}
+
 void fiob_plan_window(struct fiob_plan *p, const struct fiob_align *a,
 		      uint64_t off, uint64_t len, bool is_write);
 

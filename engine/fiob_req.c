@@ -430,8 +430,10 @@ static void finish(struct fiob_core *c, uint32_t id)
 		r->slot = -1;
 	}
 	fiob_core_push_done(c, id);
-	fiob_ovl_release(&c->ovl, id);
-	start_ready(c);
+	if (fiob_ovl_in_use(&c->ovl)) {
+		fiob_ovl_release(&c->ovl, id);
+		start_ready(c);
+	}
 }
 
 /*
@@ -527,58 +529,102 @@ static void main_done(struct fiob_core *c, uint32_t id, int res)
 	finish(c, id);
 }
 
-/*
- * The fast path's other half, for a single-transfer I/O however it was
- * queued: no window to map back, no EOF fix-up.
- */
-static inline void direct_done(struct fiob_core *c, struct fiob_req *r,
-			       uint32_t id, int res)
+/* A request that is, or may be, in the overlap table is done. */
+static __attribute__((noinline)) void release_and_start(struct fiob_core *c,
+							uint32_t id)
 {
-	r->pending = 0;
+	fiob_ovl_release(&c->ovl, id);
+	start_ready(c);
+}
+
+/* A memory-bounced I/O's slot: a read's bytes go out, the slot goes back. */
+static __attribute__((noinline)) void slot_done(struct fiob_core *c,
+						struct fiob_req *r)
+{
+	if (r->op == FIOB_OP_READ && r->done)
+		copy_out(c, r);
+	fiob_slots_put(&c->slots, r->slot);
+	r->slot = -1;
+}
+
+/*
+ * The fast path's other half, for a single-transfer read or write however
+ * it was queued (pass-through or memory-bounced): no window to map back, no
+ * EOF fix-up, and an overlap entry to drop only while the table is in use.
+ * It writes what fiob_core_event() reads; the queue side wrote the rest.
+ */
+static inline __attribute__((always_inline))
+void direct_done(struct fiob_core *c, struct fiob_req *r, uint32_t id, int res)
+{
 	if (res < 0) {
 		r->err = res;
+		r->done = 0;
 	} else {
 		r->done = (uint64_t)res < r->len ? (uint64_t)res : r->len;
 		count_bytes(c, r->op == FIOB_OP_WRITE, r->done, r->done);
 		if (r->done < r->len)
 			c->stats.short_done++;
-		if (r->op == FIOB_OP_WRITE) {
+		if (r->op == FIOB_OP_WRITE)
 			note_written(c, r);
-		} else if (r->slot >= 0 && r->done) {
-			copy_out(c, r);
-		}
 	}
-	finish(c, id);
+	if (r->slot >= 0)
+		slot_done(c, r);
+	fiob_core_push_done_req(c, r);
+	if (fiob_ovl_in_use(&c->ovl))
+		release_and_start(c, id);
 }
 
-/* What the CQE tagged @data, with result @res, means for its request. */
-static inline void complete(struct fiob_core *c, uint64_t data, int res)
+/* Every other CQE: a window transfer, an RMW read, a sync. */
+static __attribute__((noinline)) void complete_slow(struct fiob_core *c,
+						    uint64_t data, int res)
 {
 	uint32_t id = fiob_ring_tag_id(data);
-	struct fiob_req *r = &c->reqs[id];
 
-	if (r->plan.kind != FIOB_KIND_WINDOW && r->op <= FIOB_OP_WRITE) {
-		direct_done(c, r, id, res);
-		return;
-	}
-	if (r->phase == PH_RMW)
+	if (c->reqs[id].phase == PH_RMW)
 		rmw_read_done(c, id, fiob_ring_tag_part(data), res);
 	else
 		main_done(c, id, res);
 }
 
+/* What the CQE tagged @data, with result @res, means for its request. */
+static inline __attribute__((always_inline))
+void complete(struct fiob_core *c, uint64_t data, int res)
+{
+	uint32_t id = fiob_ring_tag_id(data);
+	struct fiob_req *r = &c->reqs[id];
+
+	if (r->plan.kind != FIOB_KIND_WINDOW && r->op <= FIOB_OP_WRITE)
+		direct_done(c, r, id, res);
+	else
+		complete_slow(c, data, res);
+}
+
 /* ---- reaping --------------------------------------------------------- */
 
-static unsigned int process_cqes(struct fiob_core *c)
+/* Dispatch every CQE posted so far; returns how many. */
+static inline __attribute__((always_inline))
+unsigned int process_cqes(struct fiob_core *c)
 {
-	struct io_uring_cqe *cqe;
-	unsigned int head, n = 0;
+	unsigned int head = fiob_ring_cq_head(&c->ring);
+	unsigned int tail = fiob_ring_cq_tail(&c->ring);
+	unsigned int n = tail - head;
 
-	io_uring_for_each_cqe(&c->ring.uring, head, cqe) {
-		complete(c, cqe->user_data, cqe->res);
-		n++;
+	/*
+	 * Invariant: each CQE is copied out and consumed (the CQ head moved
+	 * past it) before it is dispatched. Dispatching can prepare and
+	 * submit SQEs (an RMW's main transfer, a waiter that may start now,
+	 * the SQ-full retry in fiob_ring_wait_sqe()), and by then the kernel
+	 * must see room in the CQ for their completions; nothing may still
+	 * point into a CQ entry it can reuse.
+	 */
+	while (head != tail) {
+		const struct io_uring_cqe *cqe = fiob_ring_cqe_at(&c->ring, head);
+		uint64_t data = cqe->user_data;
+		int res = cqe->res;
+
+		fiob_ring_cq_consume(&c->ring, ++head);
+		complete(c, data, res);
 	}
-	io_uring_cq_advance(&c->ring.uring, n);
 	return n;
 }
 
@@ -588,27 +634,34 @@ static bool retry_errno(int ret)
 	return ret == -EINTR || ret == -EAGAIN || ret == -EBUSY;
 }
 
-int fiob_req_submit(struct fiob_core *c)
+int fiob_req_submit_slow(struct fiob_core *c, int ret)
 {
-	while (fiob_ring_sq_ready(&c->ring)) {
-		int ret = fiob_ring_submit(&c->ring);
-
+	for (;;) {
 		if (ret >= 0) {
 			/* SQPOLL: the kernel thread takes them from here. */
 			if (c->ring.sqpoll)
 				break;
-			continue;
-		}
-		if (!retry_errno(ret))
+		} else if (!retry_errno(ret)) {
 			return ret;
-		/* -EBUSY: completions must be reaped before more go in. */
-		process_cqes(c);
+		} else {
+			/* -EBUSY: completions must be reaped before more go in. */
+			process_cqes(c);
+		}
+		if (!fiob_ring_sq_ready(&c->ring))
+			break;
+		ret = fiob_ring_submit(&c->ring);
 	}
 	return 0;
 }
 
-/* Process completions until at least @min requests are done (0: a poll). */
-static int wait_done(struct fiob_core *c, unsigned int min)
+/*
+ * Process completions until at least @min requests are done (0: a poll).
+ * Inline in both callers: it is most of every reap. One pass over the CQ
+ * per kernel entry, and a submit only when the SQ has entries (completions
+ * can start waiters; commit handed in everything else).
+ */
+static inline __attribute__((always_inline))
+int wait_done(struct fiob_core *c, unsigned int min)
 {
 	unsigned int n;
 	int ret;

@@ -18,6 +18,9 @@
 #include <stdint.h>
 
 #include "fiob_core.h"
+#include "fiob_overlap.h"
+#include "fiob_plan.h"
+#include "fiob_uring.h"
 
 enum fiob_queue_ret {
 	FIOB_QUEUED = 0,	/* accepted; completes through _reap() */
@@ -33,8 +36,71 @@ int fiob_req_queue(struct fiob_core *c, uint32_t id, void *owner,
 		   uint32_t file, enum fiob_op op, void *buf, uint64_t off,
 		   uint64_t len, struct fiob_sqe_attr attr);
 
-/* Hand prepared SQEs to the kernel. Returns 0 or -errno. */
-int fiob_req_submit(struct fiob_core *c);
+/*
+ * fiob_req_queue() for the I/O of an aligned job, inline in the caller:
+ * a read or write (@write) that needs no bounce, with nothing in the
+ * overlap table to conflict with and a free SQE. It does all of it or
+ * nothing: false means nothing was touched, and the caller queues the
+ * request with fiob_req_queue() instead. It stores only what the
+ * completion (fiob_req.c, direct_done) and fiob_core_event() read.
+ */
+static inline __attribute__((always_inline))
+bool fiob_req_queue_pass(struct fiob_core *c, uint32_t id, void *owner,
+			 uint32_t file, bool write, void *buf, uint64_t off,
+			 uint64_t len, struct fiob_sqe_attr attr)
+{
+	const struct fiob_file *f = &c->files[file];
+	struct io_uring_sqe *sqe;
+	struct fiob_req *r;
+
+	/* fiob_classify() says PASS; its masks are the file's. */
+	if ((((off | len) & f->pass_off_mask) |
+	     (((uintptr_t)buf | len) & f->pass_mem_mask)) ||
+	    fiob_ovl_busy(&c->ovl))
+		return false;
+	sqe = fiob_ring_try_sqe(&c->ring);
+	if (!sqe)
+		return false;
+	r = &c->reqs[id];
+	r->owner = owner;
+	r->off = off;
+	r->len = len;
+	r->err = 0;
+	r->file = file;
+	r->op = write ? FIOB_OP_WRITE : FIOB_OP_READ;
+	r->plan.kind = FIOB_KIND_PASS;
+	/* Writes stay visible to a later RMW write; reads need no entry. */
+	if (write)
+		fiob_ovl_acquire_now(&c->ovl, id, file, off, off + len,
+				     FIOB_OVL_WRITE);
+	c->stats.passthrough++;
+	c->nr_busy++;
+	fiob_ring_fill_rw(sqe, f->fixed >= 0 ? f->fixed : f->fd, f->fixed >= 0,
+			  id, 0, write, buf, off, (uint32_t)len,
+			  fiob_ring_user_buf(&c->ring, id),
+			  c->p.ring.vectored ? &r->iov[0] : NULL,
+			  c->p.ring.rw_flags[write], attr);
+	return true;
+}
+
+/* fiob_req_submit() after its first submit returned @ret: retries, SQPOLL. */
+int fiob_req_submit_slow(struct fiob_core *c, int ret);
+
+/*
+ * Hand prepared SQEs to the kernel. Returns 0 or -errno. Inline: one submit
+ * takes everything, but for the retries and SQPOLL in _slow().
+ */
+static inline int fiob_req_submit(struct fiob_core *c)
+{
+	int ret;
+
+	if (!fiob_ring_sq_ready(&c->ring))
+		return 0;
+	ret = fiob_ring_submit(&c->ring);
+	if (ret >= 0 && !c->ring.sqpoll && !fiob_ring_sq_ready(&c->ring))
+		return 0;
+	return fiob_req_submit_slow(c, ret);
+}
 
 /*
  * Wait until at least @min requests are complete; return how many (at most

@@ -66,7 +66,12 @@ int fiob_ring_init(struct fiob_ring *r, uint32_t depth,
 		 * every io_uring_enter skips the file lookup. Only a cost
 		 * saved, so a kernel without it just does the lookup.
 		 */
-		io_uring_register_ring_fd(&r->uring);
+		r->enter_fd = r->uring.ring_fd;
+		r->enter_flags = 0;
+		if (io_uring_register_ring_fd(&r->uring) == 1) {
+			r->enter_fd = r->uring.enter_ring_fd;
+			r->enter_flags = IORING_ENTER_REGISTERED_RING;
+		}
 		return 0;
 	}
 	if (ret == -EINVAL || ret == -EOPNOTSUPP) {

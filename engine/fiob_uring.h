@@ -47,6 +47,13 @@ struct fiob_ring {
 	bool file_table;	/* a sparse registered-file table exists */
 	int user_buf_base;	/* fixedbufs: index of request 0's buffer, or -1 */
 	int slot_buf_base;	/* registered index of slot 0, or -1 */
+	/*
+	 * How io_uring_enter names the ring without SQPOLL: the registered
+	 * ring descriptor with IORING_ENTER_REGISTERED_RING where the kernel
+	 * took it, else the plain one with 0.
+	 */
+	int enter_fd;
+	unsigned int enter_flags;
 };
 
 /* ---- user_data: request id << FIOB_TAG_BITS | which part of it ------ */
@@ -117,6 +124,23 @@ static inline int fiob_ring_slot_buf(const struct fiob_ring *r, int32_t slot)
 /* An SQE when the SQ is full: submit and wait for room. NULL: ring failed. */
 struct io_uring_sqe *fiob_ring_wait_sqe(struct fiob_ring *r);
 
+/*
+ * An SQE if one is free now, else NULL (nothing submitted, no wait).
+ * liburing's io_uring_get_sqe() for this ring (never SQE128; the acquire
+ * load is what SQPOLL needs, and a plain load elsewhere), without its tests
+ * of the setup flags: it is on every I/O's path.
+ */
+static inline struct io_uring_sqe *fiob_ring_try_sqe(struct fiob_ring *r)
+{
+	struct io_uring_sq *sq = &r->uring.sq;
+	unsigned int tail = sq->sqe_tail;
+
+	if (tail + 1 - io_uring_smp_load_acquire(sq->khead) > sq->ring_entries)
+		return NULL;
+	sq->sqe_tail = tail + 1;
+	return &sq->sqes[tail & sq->ring_mask];
+}
+
 static inline struct io_uring_sqe *fiob_ring_get_sqe(struct fiob_ring *r)
 {
 	struct io_uring_sqe *sqe = io_uring_get_sqe(&r->uring);
@@ -139,26 +163,21 @@ static inline void fiob_ring_sqe_common(struct io_uring_sqe *sqe,
 }
 
 /*
- * Prepare one read or write of @len bytes at @addr, file offset @off, on
- * descriptor @fd (a registered file index when @fixed_file), from the
+ * Fill @sqe as one read or write of @len bytes at @addr, file offset @off,
+ * on descriptor @fd (a registered file index when @fixed_file), from the
  * registered buffer @buf_index (or -1), tagged @id/@part. Without a buffer
  * index and with @iov, it is READV/WRITEV of @iov (filled in here; it must
  * live until the kernel has the SQE). The SQE carries @rw_flags (RWF_*) and
- * @attr. False only if the ring itself fails. Always inline: it is on every
- * I/O's path, and its branches fold away where the caller's arguments are
- * known.
+ * @attr. Always inline: it is on every I/O's path, and its branches fold
+ * away where the caller's arguments are known.
  */
 static inline __attribute__((always_inline))
-bool fiob_ring_prep_rw(struct fiob_ring *r, int fd, bool fixed_file,
+void fiob_ring_fill_rw(struct io_uring_sqe *sqe, int fd, bool fixed_file,
 		       uint32_t id, unsigned int part, bool write, void *addr,
 		       uint64_t off, uint32_t len, int buf_index,
 		       struct iovec *iov, uint32_t rw_flags,
 		       struct fiob_sqe_attr attr)
 {
-	struct io_uring_sqe *sqe = fiob_ring_get_sqe(r);
-
-	if (!sqe)
-		return false;
 	if (buf_index >= 0) {
 		io_uring_prep_rw(write ? IORING_OP_WRITE_FIXED :
 				 IORING_OP_READ_FIXED, sqe, fd, addr, len, off);
@@ -173,6 +192,22 @@ bool fiob_ring_prep_rw(struct fiob_ring *r, int fd, bool fixed_file,
 				 sqe, fd, addr, len, off);
 	}
 	fiob_ring_sqe_common(sqe, fixed_file, id, part, rw_flags, attr);
+}
+
+/* fiob_ring_fill_rw() on an SQE of its own. False only if the ring fails. */
+static inline __attribute__((always_inline))
+bool fiob_ring_prep_rw(struct fiob_ring *r, int fd, bool fixed_file,
+		       uint32_t id, unsigned int part, bool write, void *addr,
+		       uint64_t off, uint32_t len, int buf_index,
+		       struct iovec *iov, uint32_t rw_flags,
+		       struct fiob_sqe_attr attr)
+{
+	struct io_uring_sqe *sqe = fiob_ring_get_sqe(r);
+
+	if (!sqe)
+		return false;
+	fiob_ring_fill_rw(sqe, fd, fixed_file, id, part, write, addr, off, len,
+			  buf_index, iov, rw_flags, attr);
 	return true;
 }
 
@@ -220,19 +255,67 @@ bool fiob_ring_prep_sync_range(struct fiob_ring *r, int fd, bool fixed_file,
 /* ---- submission and completion --------------------------------------- */
 
 /*
+ * One io_uring_enter with GETEVENTS, waiting for @wait_nr CQEs, handing over
+ * every prepared SQE first, for a ring without SQPOLL. It is what liburing's
+ * submit_and_get_events (@wait_nr 0) and submit_and_wait do there (flush
+ * the SQ tail, enter), without their checks for SQPOLL and CQ flushing,
+ * which GETEVENTS on every entry makes moot: this is on every I/O's path.
+ * Returns the SQEs submitted or -errno.
+ */
+static inline int fiob_ring_enter(struct fiob_ring *r, unsigned int wait_nr)
+{
+	struct io_uring_sq *sq = &r->uring.sq;
+	unsigned int tail = sq->sqe_tail;
+
+	if (sq->sqe_head != tail) {
+		sq->sqe_head = tail;
+		/* The syscall orders it; liburing writes it the same way. */
+		IO_URING_WRITE_ONCE(*sq->ktail, tail);
+	}
+	return io_uring_enter((unsigned int)r->enter_fd, tail - *sq->khead,
+			      wait_nr, IORING_ENTER_GETEVENTS | r->enter_flags,
+			      NULL);
+}
+
+/*
  * Hand prepared SQEs to the kernel once. Like fio's io_uring it enters with
  * GETEVENTS (without SQPOLL), so that under DEFER_TASKRUN completions already
- * due are posted now. Returns what liburing returns.
+ * due are posted now. Returns the SQEs submitted or -errno.
  */
 static inline int fiob_ring_submit(struct fiob_ring *r)
 {
-	return r->sqpoll ? io_uring_submit(&r->uring) :
-	       io_uring_submit_and_get_events(&r->uring);
+	return r->sqpoll ? io_uring_submit(&r->uring) : fiob_ring_enter(r, 0);
 }
 
 static inline unsigned int fiob_ring_sq_ready(const struct fiob_ring *r)
 {
 	return io_uring_sq_ready(&r->uring);
+}
+
+/*
+ * The CQ as a range [head, tail) of posted CQEs, for a reaping loop that
+ * reads each CQE once (the ring is never CQE32). fiob_ring_cq_consume()
+ * hands the entries before @head back to the kernel.
+ */
+static inline unsigned int fiob_ring_cq_head(const struct fiob_ring *r)
+{
+	return *r->uring.cq.khead;
+}
+
+static inline unsigned int fiob_ring_cq_tail(const struct fiob_ring *r)
+{
+	return io_uring_smp_load_acquire(r->uring.cq.ktail);
+}
+
+static inline const struct io_uring_cqe *
+fiob_ring_cqe_at(const struct fiob_ring *r, unsigned int head)
+{
+	return &r->uring.cq.cqes[head & r->uring.cq.ring_mask];
+}
+
+static inline void fiob_ring_cq_consume(struct fiob_ring *r, unsigned int head)
+{
+	io_uring_smp_store_release(r->uring.cq.khead, head);
 }
 
 /* Enter the kernel for completions only (DEFER_TASKRUN posts them then). */
@@ -244,7 +327,8 @@ static inline int fiob_ring_get_events(struct fiob_ring *r)
 /* Submit what is prepared and wait for at least one CQE. */
 static inline int fiob_ring_wait(struct fiob_ring *r)
 {
-	return io_uring_submit_and_wait(&r->uring, 1);
+	return r->sqpoll ? io_uring_submit_and_wait(&r->uring, 1) :
+	       fiob_ring_enter(r, 1);
 }
 
 #endif

@@ -142,7 +142,7 @@ static int fx_open(uint32_t depth, uint32_t nr_slots, enum fiob_mode mode,
 	if (ret)
 		return ret;
 	f = fiob_core_file(&F.c, 0);
-	f->align = (struct fiob_align){ BLK, MEMA };
+	fiob_core_set_align(&F.c, 0, &(struct fiob_align){ BLK, MEMA });
 	f->regular = true;
 	f->size = size;
 	/* A registered file slot wherever the kernel has a sparse table. */

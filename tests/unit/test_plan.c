@@ -141,6 +141,43 @@ static void len_zero_is_pass_even_when_always(void)
 	FT_EQ(fiob_classify(&a, FIOB_MODE_AUTO, 1, 0, 3), FIOB_KIND_PASS);
 }
 
+/* The masks say PASS exactly when fiob_classify() does, but for length 0. */
+static void pass_masks_agree_with_classify(void)
+{
+	static const struct fiob_align rules[] = {
+		{ 1, 1 }, { 512, 512 }, { 4096, 512 }, { 4096, 4096 },
+		{ 65536, 4 },
+	};
+	unsigned int i, j, md;
+
+	for (md = FIOB_MODE_AUTO; md <= FIOB_MODE_NEVER; md++) {
+		for (i = 0; i < sizeof(rules) / sizeof(rules[0]); i++) {
+			uint64_t om, mm;
+
+			fiob_pass_masks(&rules[i], md, &om, &mm);
+			for (j = 0; j < 20000; j++) {
+				uint64_t off = rnd_below(8) ?
+					       rnd_below(64) * 512 + rnd_below(2) :
+					       rnd();
+				uint64_t len = rnd_below(8) ?
+					       rnd_below(64) * 512 + rnd_below(2) :
+					       rnd_below(1 << 20);
+				uint64_t addr = rnd_below(4) ?
+						rnd_below(64) * 512 + rnd_below(2) :
+						rnd();
+				bool pass = !(((off | len) & om) |
+					      ((addr | len) & mm));
+
+				if (!len)
+					continue;
+				FT_EQ(pass, fiob_classify(&rules[i], md, off,
+							  len, addr) ==
+					    FIOB_KIND_PASS);
+			}
+		}
+	}
+}
+
 static void same_and_adjacent_partial_blocks_merge_into_one_read(void)
 {
 	struct fiob_align a = { 4096, 512 };
@@ -265,6 +302,7 @@ FT_MAIN(
 	FT_RUN(edge_cases_match_byte_model);
 	FT_RUN(align_one_never_needs_a_window);
 	FT_RUN(len_zero_is_pass_even_when_always);
+	FT_RUN(pass_masks_agree_with_classify);
 	FT_RUN(same_and_adjacent_partial_blocks_merge_into_one_read);
 	FT_RUN(slot_bytes_fits_every_window_up_to_max_len);
 	FT_RUN(zero_copy_segments_cover_the_window_in_order)
