@@ -568,23 +568,24 @@ static inline void complete(struct fiob_core *c, uint64_t data, int res)
 
 /* ---- reaping --------------------------------------------------------- */
 
+/*
+ * Dispatch every completion. Each CQE leaves the CQ before its handler runs
+ * (fiob_ring_pop_cqe), which the CQ bound (fiob_core.c) relies on: the
+ * handlers may submit, even with a full SQ (a mid-reap submit).
+ */
 static unsigned int process_cqes(struct fiob_core *c)
 {
-	struct io_uring_cqe *cqe;
-	unsigned int head, n = 0;
+	unsigned int n = 0;
+	uint64_t data;
+	int res;
 
-	io_uring_for_each_cqe(&c->ring.uring, head, cqe) {
-		complete(c, cqe->user_data, cqe->res);
+	fiob_ring_reap_begin(&c->ring);
+	while (fiob_ring_pop_cqe(&c->ring, &data, &res)) {
+		complete(c, data, res);
 		n++;
 	}
-	io_uring_cq_advance(&c->ring.uring, n);
+	fiob_ring_reap_end(&c->ring);
 	return n;
-}
-
-static bool retry_errno(int ret)
-{
-	/* Signals and transient kernel shortages: try again, never an I/O error. */
-	return ret == -EINTR || ret == -EAGAIN || ret == -EBUSY;
 }
 
 int fiob_req_submit(struct fiob_core *c)
@@ -598,10 +599,10 @@ int fiob_req_submit(struct fiob_core *c)
 				break;
 			continue;
 		}
-		if (!retry_errno(ret))
+		/* The ring layer's one rule: 0 means enter again. */
+		ret = fiob_ring_enter_failed(&c->ring, ret);
+		if (ret)
 			return ret;
-		/* -EBUSY: completions must be reaped before more go in. */
-		process_cqes(c);
 	}
 	return 0;
 }
@@ -625,13 +626,15 @@ static int wait_done(struct fiob_core *c, unsigned int min)
 			 * enter the kernel, so enter once, then look again.
 			 */
 			ret = fiob_ring_get_events(&c->ring);
-			if (ret < 0 && !retry_errno(ret))
+			if (ret < 0 && (ret = fiob_ring_enter_failed(&c->ring,
+								     ret)))
 				return ret;
 			process_cqes(c);
 			return 0;
 		}
 		ret = fiob_ring_wait(&c->ring);
-		if (ret < 0 && !retry_errno(ret) && ret != -ETIME)
+		if (ret < 0 && ret != -ETIME &&
+		    (ret = fiob_ring_enter_failed(&c->ring, ret)))
 			return ret;
 	}
 }
