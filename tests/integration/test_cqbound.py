@@ -170,18 +170,30 @@ def stress_job_fails_on_stock_io_uring(ctx):
                  'stock io_uring on the misaligned stress job')
 
 
-@test('the test hook FIOB_TEST_SQ_ENTRIES takes only 1 .. iodepth: junk, '
-      '0 and a value past iodepth keep the default SQ (no SQ-full submit '
-      'on an aligned QD8 job), 1 makes every SQE past the first in a batch '
-      'a full-SQ submit', timeout=60)
-def sq_hook_bounds(ctx):
+def hook_job(ctx):
+    """An aligned QD8 job that queues all 8 before it submits: with the
+    default 8-entry SQ it never fills the SQ."""
     dev = targets.loop(ctx, 4096, DEV_SIZE)
-    job = [f'filename={dev}', 'direct=1', 'rw=randread', 'bs=4k',
-           'iodepth=8', 'iodepth_batch_submit=8', 'size=4M']
-    for val in ('junk', '0', '9', '-1', ''):
+    return [f'filename={dev}', 'direct=1', 'rw=randread', 'bs=4k',
+            'iodepth=8', 'iodepth_batch_submit=8', 'size=1M']
+
+
+@test('the test hook FIOB_TEST_SQ_ENTRIES takes only 1 .. iodepth: junk, '
+      'empty, 0, -1 and a value past iodepth keep the default SQ (no '
+      'SQ-full submit on an aligned QD8 job that queues 8 at a time)',
+      timeout=120)
+def sq_hook_ignores_bad_values(ctx):
+    job = hook_job(ctx)
+    for val in ('junk', '', '0', '-1', '9'):
         c = expect_ok(fio(ctx, job, env={HOOK: val}),
                       f'{HOOK}={val!r}').counters()
         check(c['sq_full_submits'] == 0,
               f'{HOOK}={val!r} changed the SQ: {c}')
-    c = expect_ok(fio(ctx, job, env={HOOK: '1'}), f'{HOOK}=1').counters()
+
+
+@test('FIOB_TEST_SQ_ENTRIES=1 makes the aligned QD8 job that queues 8 at a '
+      'time submit for a full SQ', timeout=60)
+def sq_hook_one_entry(ctx):
+    c = expect_ok(fio(ctx, hook_job(ctx), env={HOOK: '1'}),
+                  f'{HOOK}=1').counters()
     check(c['sq_full_submits'] > 0, f'{HOOK}=1 never filled the SQ: {c}')
