@@ -702,6 +702,19 @@ static void fiob_rw_flags(struct thread_data *td, uint32_t rw_flags[2])
 #endif
 }
 
+/* FIOB_TEST_SQ_ENTRIES: a number from 1 to @depth, or 0 (unset, or junk). */
+static uint32_t fiob_test_sq_entries(uint32_t depth)
+{
+	const char *hook = getenv("FIOB_TEST_SQ_ENTRIES");
+	char *end;
+	unsigned long n;
+
+	if (!hook || !*hook)
+		return 0;
+	n = strtoul(hook, &end, 10);
+	return !*end && n >= 1 && n <= depth ? (uint32_t)n : 0;
+}
+
 /* post_init: io_u buffers exist now; build the ring and the bounce ring. */
 static int fiob_post_init(struct thread_data *td)
 {
@@ -735,6 +748,12 @@ static int fiob_post_init(struct thread_data *td)
 	if (blk < FIOB_DEFAULT_ALIGN)
 		blk = FIOB_DEFAULT_ALIGN;
 	fiob_rw_flags(td, p.ring.rw_flags);
+	/*
+	 * Test hook FIOB_TEST_SQ_ENTRIES=N (1 ..): an SQ of N entries, so that
+	 * SQEs overflow it and go out from the middle of a reap. Anything
+	 * else keeps one entry per request.
+	 */
+	p.ring.sq_entries = fiob_test_sq_entries(td->o.iodepth);
 	/*
 	 * Reads and writes carry the job's prio/prioclass (which an SQPOLL
 	 * thread would not inherit); only cmdprio and force_async make the

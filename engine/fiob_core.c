@@ -10,6 +10,38 @@
 #include "fiob_core.h"
 #include "fiob_uring.h"
 
+/*
+ * The completion bound: how many CQEs can be outstanding at once (issued
+ * and not yet taken off the CQ), which is what the CQ is sized for.
+ *
+ * Per request, at most FIOB_MAX_RMW_READS (2):
+ *   aligned (pass), memory bounce, window read    1: the one transfer
+ *   zero copy (window I/O as one READV/WRITEV)    1: the one transfer
+ *   RMW write                                     2: the head and tail reads
+ *       together; the write goes out only after both of their CQEs were
+ *       handled (pending back to 0), so then 1
+ *   fsync, fdatasync, sync_file_range             1
+ *   force_async, cmdprio                          0 more: SQE flags only
+ *   linked ops, multishot, CQE_SKIP               none are used: 1 SQE, 1 CQE
+ *   trim, syncfs                                  0: done synchronously by
+ *       the adapter (fiob_queue_alone), never through the ring
+ * A request waiting for a slot or behind an overlapping window, or done and
+ * not yet collected, owes none. Request ids are 0 .. depth-1 (fio hands out
+ * at most iodepth io_us), and only a request holding a bounce slot can
+ * be an RMW write, so across the ring:
+ *   CQEs <= depth + min(bounce_slots, depth) * (FIOB_MAX_RMW_READS - 1)
+ * (2 * depth when every request can hold a slot, depth with bounce=never).
+ * Submitting in the middle of a reap adds nothing to this: a CQE leaves
+ * the CQ before its handler runs (fiob_ring_pop_cqe), so the entries the
+ * kernel posts for the handler's new SQEs replace it.
+ */
+static uint32_t cq_bound(const struct fiob_core_params *p)
+{
+	uint32_t rmw = p->nr_slots < p->depth ? p->nr_slots : p->depth;
+
+	return p->depth + rmw * (FIOB_MAX_RMW_READS - 1);
+}
+
 int fiob_core_init(struct fiob_core *c, const struct fiob_core_params *p)
 {
 	uint32_t i, done_size = fiob_roundup_pow2(p->depth);
@@ -47,7 +79,8 @@ int fiob_core_init(struct fiob_core *c, const struct fiob_core_params *p)
 		if (ret)
 			goto err;
 	}
-	ret = fiob_ring_init(&c->ring, p->depth, &p->ring, &c->err_what);
+	ret = fiob_ring_init(&c->ring, p->depth, cq_bound(p), &p->ring,
+			     &c->stats, &c->err_what);
 	if (ret)
 		goto err;
 	fiob_ring_file_table(&c->ring, p->nr_files);

@@ -601,37 +601,31 @@ void complete(struct fiob_core *c, uint64_t data, int res)
 
 /* ---- reaping --------------------------------------------------------- */
 
-/* Dispatch every CQE posted so far; returns how many. */
+/*
+ * Dispatch every completion; returns how many. Inline in wait_done(): it is
+ * most of every reap.
+ *
+ * Invariant: each CQE is copied out and consumed (the CQ head moved past it,
+ * fiob_ring_pop_cqe) before it is dispatched. Dispatching can prepare and
+ * submit SQEs (an RMW's main transfer, a waiter that may start now, the
+ * SQ-full submit in fiob_ring_wait_sqe(): a mid-reap submit), and the CQ
+ * bound (fiob_core.c) counts only CQEs still owed to requests: nothing may
+ * still occupy a CQ entry the kernel needs.
+ */
 static inline __attribute__((always_inline))
 unsigned int process_cqes(struct fiob_core *c)
 {
-	unsigned int head = fiob_ring_cq_head(&c->ring);
-	unsigned int tail = fiob_ring_cq_tail(&c->ring);
-	unsigned int n = tail - head;
+	unsigned int n = 0;
+	uint64_t data;
+	int res;
 
-	/*
-	 * Invariant: each CQE is copied out and consumed (the CQ head moved
-	 * past it) before it is dispatched. Dispatching can prepare and
-	 * submit SQEs (an RMW's main transfer, a waiter that may start now,
-	 * the SQ-full retry in fiob_ring_wait_sqe()), and by then the kernel
-	 * must see room in the CQ for their completions; nothing may still
-	 * point into a CQ entry it can reuse.
-	 */
-	while (head != tail) {
-		const struct io_uring_cqe *cqe = fiob_ring_cqe_at(&c->ring, head);
-		uint64_t data = cqe->user_data;
-		int res = cqe->res;
-
-		fiob_ring_cq_consume(&c->ring, ++head);
+	fiob_ring_reap_begin(&c->ring);
+	while (fiob_ring_pop_cqe(&c->ring, &data, &res)) {
 		complete(c, data, res);
+		n++;
 	}
+	fiob_ring_reap_end(&c->ring);
 	return n;
-}
-
-static bool retry_errno(int ret)
-{
-	/* Signals and transient kernel shortages: try again, never an I/O error. */
-	return ret == -EINTR || ret == -EAGAIN || ret == -EBUSY;
 }
 
 int fiob_req_submit_slow(struct fiob_core *c, int ret)
@@ -641,11 +635,11 @@ int fiob_req_submit_slow(struct fiob_core *c, int ret)
 			/* SQPOLL: the kernel thread takes them from here. */
 			if (c->ring.sqpoll)
 				break;
-		} else if (!retry_errno(ret)) {
-			return ret;
 		} else {
-			/* -EBUSY: completions must be reaped before more go in. */
-			process_cqes(c);
+			/* The ring layer's one rule: 0 means enter again. */
+			ret = fiob_ring_enter_failed(&c->ring, ret);
+			if (ret)
+				return ret;
 		}
 		if (!fiob_ring_sq_ready(&c->ring))
 			break;
@@ -679,13 +673,15 @@ int wait_done(struct fiob_core *c, unsigned int min)
 			 * enter the kernel, so enter once, then look again.
 			 */
 			ret = fiob_ring_get_events(&c->ring);
-			if (ret < 0 && !retry_errno(ret))
+			if (ret < 0 && (ret = fiob_ring_enter_failed(&c->ring,
+								     ret)))
 				return ret;
 			process_cqes(c);
 			return 0;
 		}
 		ret = fiob_ring_wait(&c->ring);
-		if (ret < 0 && !retry_errno(ret) && ret != -ETIME)
+		if (ret < 0 && ret != -ETIME &&
+		    (ret = fiob_ring_enter_failed(&c->ring, ret)))
 			return ret;
 	}
 }

@@ -132,7 +132,10 @@ static void put_text_string(struct out *o, const char *str)
 	X(short_done, short) X(syncs, syncs) X(eof_trims, eof_trims)	\
 	X(zero_copy, zero_copy)						\
 	X(device_bytes_read, device_read) X(user_bytes_read, user_read)	\
-	X(device_bytes_write, device_write) X(user_bytes_write, user_write)
+	X(device_bytes_write, device_write) X(user_bytes_write, user_write) \
+	X(sq_full_submits, sq_full) X(mid_reap_submits, mid_reap)	\
+	X(submit_retries, submit_retries) X(cq_overflows, cq_overflows)	\
+	X(cq_dropped, cq_dropped)
 
 #define COUNT_ONE(name, label) + 1
 _Static_assert(sizeof(struct fiob_stats) ==

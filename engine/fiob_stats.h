@@ -33,6 +33,18 @@ struct fiob_stats {
 	uint64_t device_bytes_write;
 	uint64_t user_bytes_read;
 	uint64_t user_bytes_write;
+	/*
+	 * The ring (fiob_uring.c): submits forced by a full SQ, those of them
+	 * issued while completions were being handled, submits retried under
+	 * the one -EINTR/-EAGAIN/-EBUSY rule, times the kernel held
+	 * completions back (CQ overflow, flushed), and completions it dropped
+	 * (the ring then fails: must stay 0).
+	 */
+	uint64_t sq_full_submits;
+	uint64_t mid_reap_submits;
+	uint64_t submit_retries;
+	uint64_t cq_overflows;
+	uint64_t cq_dropped;
 };
 
 /* What the job ran with, for the records. */

@@ -23,27 +23,24 @@ static const unsigned int optional_flag_sets[] = {
 	0,
 };
 
-int fiob_ring_init(struct fiob_ring *r, uint32_t depth,
-		   const struct fiob_ring_opts *o, const char **what)
+/*
+ * One io_uring_queue_init_params() per optional flag set: @cq_entries 0
+ * leaves the CQ at the kernel's default (twice the SQ).
+ */
+static int ring_create(struct fiob_ring *r, unsigned int sq_entries,
+		       unsigned int cq_entries, const struct fiob_ring_opts *o)
 {
 	struct io_uring_params p;
-	/*
-	 * One SQE per request, like fio's io_uring: a small ring stays in
-	 * cache. An RMW with two partial-block reads may find the SQ full;
-	 * fiob_ring_wait_sqe() then submits and retries. The CQ (twice the
-	 * SQ) holds every CQE in flight: at most two per request.
-	 */
-	unsigned int entries = fiob_roundup_pow2(depth);
 	unsigned int i;
 	int ret = -EINVAL;
 
-	memset(r, 0, sizeof(*r));
-	r->sqpoll = o->sqpoll;
-	r->user_buf_base = r->slot_buf_base = -1;
-	*what = "io_uring_queue_init";
 	for (i = 0; i < sizeof(optional_flag_sets) / sizeof(optional_flag_sets[0]); i++) {
 		memset(&p, 0, sizeof(p));
 		p.flags = optional_flag_sets[i];
+		if (cq_entries) {
+			p.flags |= IORING_SETUP_CQSIZE;
+			p.cq_entries = cq_entries;
+		}
 		if (o->sqpoll) {
 			/* DEFER_TASKRUN needs the submitter to reap: not SQPOLL. */
 			p.flags &= ~IORING_SETUP_DEFER_TASKRUN;
@@ -55,9 +52,53 @@ int fiob_ring_init(struct fiob_ring *r, uint32_t depth,
 		}
 		if (o->hipri)
 			p.flags |= IORING_SETUP_IOPOLL;
-		ret = io_uring_queue_init_params(entries, &r->uring, &p);
+		ret = io_uring_queue_init_params(sq_entries, &r->uring, &p);
 		if (ret != -EINVAL)
 			break;
+	}
+	return ret;
+}
+
+int fiob_ring_init(struct fiob_ring *r, uint32_t depth, uint32_t max_cqes,
+		   const struct fiob_ring_opts *o, struct fiob_stats *stats,
+		   const char **what)
+{
+	/*
+	 * One SQE per request, like fio's io_uring: a small ring stays in
+	 * cache. An RMW with two partial-block reads may find the SQ full;
+	 * fiob_ring_wait_sqe() then submits and retries, even in the middle
+	 * of a reap. The SQ's size bounds nothing: the CQ's does.
+	 */
+	unsigned int sq = fiob_roundup_pow2(o->sq_entries ? o->sq_entries :
+					    depth);
+	/*
+	 * The CQ holds every CQE outstanding at once, which the caller bounds
+	 * by @max_cqes. That bound holds because completions leave the CQ one
+	 * by one before their handlers run (fiob_ring_pop_cqe): consumed
+	 * entries never take room while a handler submits. So the CQ cannot
+	 * overflow, and -EBUSY/-EAGAIN from a submit never needs a reap to
+	 * make room (fiob_ring_enter_failed). The kernel needs CQ >= SQ.
+	 */
+	unsigned int cq = fiob_roundup_pow2(max_cqes > sq ? max_cqes : sq);
+	int ret;
+
+	memset(r, 0, sizeof(*r));
+	r->sqpoll = o->sqpoll;
+	r->stats = stats;
+	r->user_buf_base = r->slot_buf_base = -1;
+	*what = "io_uring_queue_init";
+	ret = ring_create(r, sq, cq, o);
+	if (ret == -EINVAL) {
+		/*
+		 * A kernel without IORING_SETUP_CQSIZE (before 5.5): its CQ is
+		 * twice the SQ, so the SQ grows until that covers the bound.
+		 */
+		ret = ring_create(r, sq > cq / 2 ? sq : cq / 2, 0, o);
+	}
+	if (!ret && r->uring.cq.ring_entries < max_cqes) {
+		io_uring_queue_exit(&r->uring);
+		*what = "io_uring CQ size (IORING_SETUP_CQSIZE)";
+		return -EINVAL;
 	}
 	if (!ret) {
 		r->up = true;
@@ -151,21 +192,65 @@ struct io_uring_sqe *fiob_ring_wait_sqe(struct fiob_ring *r)
 	struct io_uring_sqe *sqe = NULL;
 
 	/*
-	 * The SQ has one entry per request, so it is only full when an RMW
-	 * needs a second read, and then only of entries not yet handed over
-	 * (or not yet consumed by the SQPOLL thread): hand them over and wait
-	 * for room.
+	 * The SQ is full of entries not yet handed over (or not yet taken by
+	 * the SQPOLL thread): hand them over and wait for room. In the middle
+	 * of a reap this is safe because every CQE being handled has already
+	 * left the CQ (fiob_ring_pop_cqe), so what this submit adds stays
+	 * within the CQ bound.
 	 */
+	r->stats->sq_full_submits++;
+	if (r->reaping)
+		r->stats->mid_reap_submits++;
 	while (!sqe) {
 		int ret = io_uring_submit(&r->uring);
 
-		if (ret < 0 && ret != -EINTR && ret != -EAGAIN)
+		if (ret < 0 && fiob_ring_enter_failed(r, ret))
 			return NULL;
 		if (r->sqpoll)
 			io_uring_sqring_wait(&r->uring);
 		sqe = io_uring_get_sqe(&r->uring);
 	}
 	return sqe;
+}
+
+/* The kernel's count of completions it had to drop, as cq_dropped. */
+static void note_dropped(struct fiob_ring *r)
+{
+	if (r->uring.cq.koverflow)
+		r->stats->cq_dropped = *r->uring.cq.koverflow;
+}
+
+int fiob_ring_enter_failed(struct fiob_ring *r, int ret)
+{
+	switch (ret) {
+	case -EINTR:
+		return 0;
+	case -EAGAIN:
+	case -EBUSY:
+		r->stats->submit_retries++;
+		fiob_ring_flush_backlog(r);
+		return 0;
+	case -EBADR:
+		note_dropped(r);
+		return ret;
+	default:
+		return ret;
+	}
+}
+
+bool fiob_ring_flush_backlog(struct fiob_ring *r)
+{
+	if (io_uring_cq_has_overflow(&r->uring)) {
+		r->stats->cq_overflows++;
+		/*
+		 * Entering with GETEVENTS moves the kernel's overflow list onto
+		 * the CQ; a failure (-EBADR: something was dropped) comes back
+		 * from the caller's next enter too, so only the count is kept.
+		 */
+		io_uring_get_events(&r->uring);
+		note_dropped(r);
+	}
+	return io_uring_cq_ready(&r->uring) > 0;
 }
 
 /* What every sync SQE carries besides its own fields. */

@@ -19,6 +19,8 @@
 #include <stdint.h>
 #include <sys/uio.h>
 
+#include "fiob_stats.h"
+
 /* What the job asked of io_uring (fio's io_uring options). */
 struct fiob_ring_opts {
 	bool hipri;		/* IORING_SETUP_IOPOLL */
@@ -29,6 +31,12 @@ struct fiob_ring_opts {
 	bool vectored;		/* READV/WRITEV for the user's own buffers */
 	bool fixedbufs;		/* register user buffers and slots, or fail */
 	bool register_slots;	/* without fixedbufs: try the slots alone */
+	/*
+	 * SQ entries; 0: one per request. Only the test hook
+	 * FIOB_TEST_SQ_ENTRIES sets it (1 is the smallest: every SQE past
+	 * the first in a batch then submits from fiob_ring_wait_sqe()).
+	 */
+	uint32_t sq_entries;
 };
 
 /*
@@ -45,6 +53,7 @@ struct fiob_ring {
 	bool up;
 	bool sqpoll;		/* submissions are the SQ thread's */
 	bool file_table;	/* a sparse registered-file table exists */
+	bool reaping;		/* the caller is handling completions */
 	int user_buf_base;	/* fixedbufs: index of request 0's buffer, or -1 */
 	int slot_buf_base;	/* registered index of slot 0, or -1 */
 	/*
@@ -54,6 +63,8 @@ struct fiob_ring {
 	 */
 	int enter_fd;
 	unsigned int enter_flags;
+	/* The ring's counters (sq_full_submits ... cq_dropped) live here. */
+	struct fiob_stats *stats;
 };
 
 /* ---- user_data: request id << FIOB_TAG_BITS | which part of it ------ */
@@ -79,12 +90,17 @@ static inline unsigned int fiob_ring_tag_part(uint64_t data)
 /* ---- setup and registration ----------------------------------------- */
 
 /*
- * Create @r for @depth requests with the options in @o. On failure returns
- * -errno and points @what at the name of what was refused (the fio option
- * when a requested feature is missing). Registers nothing.
+ * Create @r for @depth requests whose CQEs outstanding at once never exceed
+ * @max_cqes (the caller proves that bound: fiob_core.c, cq_bound()), with
+ * the options in @o; the ring counts into @stats. The CQ gets at least
+ * @max_cqes entries (IORING_SETUP_CQSIZE, or a larger SQ where the kernel
+ * lacks it). On failure returns -errno and points @what at the name of what
+ * was refused (the fio option when a requested feature is missing).
+ * Registers nothing.
  */
-int fiob_ring_init(struct fiob_ring *r, uint32_t depth,
-		   const struct fiob_ring_opts *o, const char **what);
+int fiob_ring_init(struct fiob_ring *r, uint32_t depth, uint32_t max_cqes,
+		   const struct fiob_ring_opts *o, struct fiob_stats *stats,
+		   const char **what);
 /* Safe on a zeroed, failed or exited ring. */
 void fiob_ring_exit(struct fiob_ring *r);
 
@@ -121,7 +137,11 @@ static inline int fiob_ring_slot_buf(const struct fiob_ring *r, int32_t slot)
 
 /* ---- SQEs ------------------------------------------------------------ */
 
-/* An SQE when the SQ is full: submit and wait for room. NULL: ring failed. */
+/*
+ * An SQE when the SQ is full: submit and wait for room (counted as
+ * sq_full_submits, and as mid_reap_submits between fiob_ring_reap_begin()
+ * and _end()). NULL: the ring failed.
+ */
 struct io_uring_sqe *fiob_ring_wait_sqe(struct fiob_ring *r);
 
 /*
@@ -278,6 +298,28 @@ static inline int fiob_ring_enter(struct fiob_ring *r, unsigned int wait_nr)
 }
 
 /*
+ * The one rule for an io_uring_enter() that failed, for every caller (a
+ * batch submit, a submit for a full SQ in the middle of a reap, a wait):
+ *   -EINTR            a signal: enter again.
+ *   -EAGAIN, -EBUSY   the kernel is short of request memory (EAGAIN), or
+ *                     holds completions back because the CQ had no room
+ *                     (EBUSY, kernels before 5.x's NODROP rework). Nothing
+ *                     was consumed: the SQEs are still in the SQ. The
+ *                     backlog is flushed (enter with GETEVENTS), counted,
+ *                     and the caller enters again. Nothing has to be reaped
+ *                     first: with each CQE taken off the CQ before its
+ *                     handler runs (fiob_ring_pop_cqe), the CQ never holds
+ *                     more than the bound it was sized for, so it always
+ *                     has room and the retry makes progress.
+ *   -EBADR            the kernel dropped a completion (its overflow list
+ *                     could not grow): a request would never finish, so the
+ *                     ring has failed (counted as cq_dropped).
+ *   anything else     the ring has failed.
+ * Returns 0 (enter again) or the error to fail with.
+ */
+int fiob_ring_enter_failed(struct fiob_ring *r, int ret);
+
+/*
  * Hand prepared SQEs to the kernel once. Like fio's io_uring it enters with
  * GETEVENTS (without SQPOLL), so that under DEFER_TASKRUN completions already
  * due are posted now. Returns the SQEs submitted or -errno.
@@ -292,32 +334,6 @@ static inline unsigned int fiob_ring_sq_ready(const struct fiob_ring *r)
 	return io_uring_sq_ready(&r->uring);
 }
 
-/*
- * The CQ as a range [head, tail) of posted CQEs, for a reaping loop that
- * reads each CQE once (the ring is never CQE32). fiob_ring_cq_consume()
- * hands the entries before @head back to the kernel.
- */
-static inline unsigned int fiob_ring_cq_head(const struct fiob_ring *r)
-{
-	return *r->uring.cq.khead;
-}
-
-static inline unsigned int fiob_ring_cq_tail(const struct fiob_ring *r)
-{
-	return io_uring_smp_load_acquire(r->uring.cq.ktail);
-}
-
-static inline const struct io_uring_cqe *
-fiob_ring_cqe_at(const struct fiob_ring *r, unsigned int head)
-{
-	return &r->uring.cq.cqes[head & r->uring.cq.ring_mask];
-}
-
-static inline void fiob_ring_cq_consume(struct fiob_ring *r, unsigned int head)
-{
-	io_uring_smp_store_release(r->uring.cq.khead, head);
-}
-
 /* Enter the kernel for completions only (DEFER_TASKRUN posts them then). */
 static inline int fiob_ring_get_events(struct fiob_ring *r)
 {
@@ -329,6 +345,63 @@ static inline int fiob_ring_wait(struct fiob_ring *r)
 {
 	return r->sqpoll ? io_uring_submit_and_wait(&r->uring, 1) :
 	       fiob_ring_enter(r, 1);
+}
+
+/*
+ * Bracket the handling of completions: an SQE that has to be submitted in
+ * between (the SQ was full) is a mid-reap submit, counted as such.
+ */
+static inline void fiob_ring_reap_begin(struct fiob_ring *r)
+{
+	r->reaping = true;
+}
+
+static inline void fiob_ring_reap_end(struct fiob_ring *r)
+{
+	r->reaping = false;
+}
+
+/*
+ * The CQ looked empty. If the kernel holds completions back
+ * (IORING_SQ_CQ_OVERFLOW: its overflow list), count it, flush them onto the
+ * CQ and say whether any arrived. The ring is sized so that this never
+ * happens; it is checked so that if it does, nothing is left behind.
+ */
+bool fiob_ring_flush_backlog(struct fiob_ring *r);
+
+static inline bool fiob_ring_cq_backlog(struct fiob_ring *r)
+{
+	if (__builtin_expect(!io_uring_cq_has_overflow(&r->uring), 1))
+		return false;
+	return fiob_ring_flush_backlog(r);
+}
+
+/*
+ * Take the next completion off the CQ: its tag and result are copied out
+ * and the CQ head moves past it before the caller acts on it, so a handler
+ * that submits never leaves consumed entries taking CQ room (the CQ bound
+ * counts only CQEs still owed to requests). False when the CQ is empty and
+ * the kernel holds none back.
+ */
+static inline bool fiob_ring_pop_cqe(struct fiob_ring *r, uint64_t *data,
+				     int *res)
+{
+	struct io_uring *u = &r->uring;
+	const struct io_uring_cqe *cqe;
+	unsigned int head;
+
+	for (;;) {
+		head = *u->cq.khead;
+		if (head != io_uring_smp_load_acquire(u->cq.ktail))
+			break;
+		if (!fiob_ring_cq_backlog(r))
+			return false;
+	}
+	cqe = &u->cq.cqes[io_uring_cqe_index(u, head, u->cq.ring_mask)];
+	*data = cqe->user_data;
+	*res = cqe->res;
+	io_uring_smp_store_release(u->cq.khead, head + 1);
+	return true;
 }
 
 #endif

@@ -303,7 +303,9 @@ static const struct fiob_stats st = {
 	.waits = 7, .ring_empty = 88, .short_done = 999, .syncs = 1010,
 	.eof_trims = 1111, .zero_copy = 1212, .device_bytes_read = 8192,
 	.user_bytes_read = 1024, .device_bytes_write = 3000,
-	.user_bytes_write = 2000,
+	.user_bytes_write = 2000, .sq_full_submits = 1313,
+	.mid_reap_submits = 1414, .submit_retries = 1515, .cq_overflows = 1616,
+	.cq_dropped = 1717,
 };
 
 static void json_parses_strictly_and_holds_every_value(void)
@@ -323,6 +325,11 @@ static void json_parses_strictly_and_holds_every_value(void)
 		{ "counters.user_bytes_read", 1024 },
 		{ "counters.device_bytes_write", 3000 },
 		{ "counters.user_bytes_write", 2000 },
+		{ "counters.sq_full_submits", 1313 },
+		{ "counters.mid_reap_submits", 1414 },
+		{ "counters.submit_retries", 1515 },
+		{ "counters.cq_overflows", 1616 },
+		{ "counters.cq_dropped", 1717 },
 	};
 	static const struct { const char *path, *v; } want_s[] = {
 		{ "job", "job \"one\" \\ \x02" }, { "mode", "auto" },
@@ -399,12 +406,14 @@ static void summary_line_has_counters_and_per_file_alignment(void)
 	FT_ASSERT(!strchr(buf, '\n'));
 	FT_ASSERT(!strncmp(buf, "fio-bounce: job \"one\"", 21));
 	FT_ASSERT(strstr(buf, " mode=auto "));
-	/* Every counter of struct fiob_stats, the last three included. */
+	/* Every counter of struct fiob_stats, the ring's last five included. */
 	FT_ASSERT(strstr(buf, " pass=1 mem=22 winread=333 rmw=4444 "
 			 "rmw_reads=55555 copied=18446744073709551615 waits=7 "
 			 "ring_empty=88 short=999 syncs=1010 eof_trims=1111 "
 			 "zero_copy=1212 device_read=8192 user_read=1024 "
-			 "device_write=3000 user_write=2000 "));
+			 "device_write=3000 user_write=2000 sq_full=1313 "
+			 "mid_reap=1414 submit_retries=1515 cq_overflows=1616 "
+			 "cq_dropped=1717 "));
 	/* The amplification: device bytes per user byte, each direction. */
 	FT_ASSERT(strstr(buf, " amp_read=8.00 amp_write=1.50 "));
 	FT_ASSERT(strstr(buf, " align[/dev/nvme0n1]=4096/512(statx,"
