@@ -454,7 +454,8 @@ static int write_json(const char *path, struct run *runs, int nr, int passes,
 static void usage(const char *prog)
 {
 	fprintf(stderr, "usage: %s [--json FILE] [--passes N]"
-		" [--impl glibc|erms|avx512|avx2|sse2] [--size BYTES]...\n", prog);
+		" [--impl glibc|erms|vbmi|avx512|avx2|sse2] [--size BYTES]...\n",
+		prog);
 	exit(2);
 }
 

@@ -9,7 +9,7 @@
  * used from 2 KiB up to the L2 size on AMD) then drops from 50-80 GB/s to
  * 2-3 GB/s on Zen 3. Aligning dst first keeps the distance, so no help.
  *
- * The vector routines (sse2, avx2, avx512) follow one rule, with
+ * The vector routines sse2, avx2 and avx512 follow one rule, with
  * d = (dst - src) mod 4096:
  *   1 <= d < 2048: copy backwards; the store a load aliases was issued
  *                  4096 - d > 2048 bytes earlier.
@@ -19,13 +19,18 @@
  * aliased store has left it. Measured, forward copies slow down only for
  * d below ~256 and backward ones above ~3840: the midpoint leaves margin.
  *
+ * vbmi (below) copies forwards at any distance with aligned loads too.
+ *
  * Stores go to vector-aligned addresses: unaligned ones that split cache
  * lines made the copy 2-3x slower. Only the two end vectors are unaligned.
  *
  * "erms" is a bare rep movsb. Where the CPU has ERMS/FSRM it writes whole
  * lines without reading them first (measured on Zen 5: 1.2x glibc at
  * 1 MiB, where glibc 2.36 uses a vector loop), but it is the one that
- * aliases at small d, so it only wins where the calibration says so.
+ * aliases at small d, so it only wins where the calibration says so. On
+ * Zen 5 at d 1..63 it loses that no-read path: at 128 KiB it runs at
+ * 0.70-0.98 of aligned memcpy from one tenth of a second to the next,
+ * like the vector loops, which read every destination line they write.
  */
 #include <stdint.h>
 #include <string.h>
@@ -215,10 +220,11 @@ void copy_avx512(void *d, const void *s, size_t n)
  * Forwards at any distance, every load and store 64-byte aligned: each
  * destination line is cut from two aligned source lines by vpermt2b. On
  * Zen 5 at 128 KiB (source and destination in L2) a line-crossing load
- * costs the loop 10% (0.89 of aligned memcpy instead of 0.97), and rep
- * movsb at d 1..63 drops to 0.70 in some runs and not others; this stays
- * at 0.95-0.99 at every distance. Loads stay inside the source: its first
- * and last partial lines go through unaligned moves.
+ * costs the avx512 loop ~10% (0.89 of aligned memcpy instead of 0.97);
+ * this runs at 0.95-0.99 at every distance when the machine is quiet. When
+ * it is not (this VM's neighbours), every loop that reads the destination
+ * lines it writes drops to ~0.74, this one too. Loads stay inside the
+ * source: its first and last partial lines go through unaligned moves.
  */
 #define VBMI_MIN	256	/* below: the avx512 kernel */
 #define VBMI_UNROLL	4
