@@ -21,14 +21,14 @@ void fiob_copy(void *dst, const void *src, size_t n);
 /*
  * The choice, one word (no spaces, for log lines): per size class the
  * routine for most distances and the exceptions, then the calibration
- * cost, e.g. "256+:avx512,2K+:avx512,32K+:erms(d1-63:glibc),512K+:erms,
+ * cost, e.g. "256+:glibc,2K+:vbmi,32K+:glibc(d1-63:vbmi),512K+:erms,
  * cal=420us". "forced:NAME" after fiob_copy_force(NAME).
  */
 const char *fiob_copy_impl(void);
 
 /*
  * For tests and benchmarks only: route every size and distance to routine
- * @name ("glibc", "erms", "avx512", "avx2", "sse2"), or back to the
+ * @name ("glibc", "erms", "vbmi", "avx512", "avx2", "sse2"), or back to the
  * calibrated choice if @name is NULL. Returns 0, or -1 if @name is unknown
  * or this CPU cannot run it. FIOB_COPY=name in the environment does the
  * same at load, instead of the calibration (runs under valgrind).

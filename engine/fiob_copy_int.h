@@ -15,13 +15,22 @@ struct fiob_copy_routine {
 	fiob_copy_fn fn;
 	unsigned int needs;	/* FIOB_CPU_* bits it needs */
 	unsigned int superseded;	/* not worth timing with these bits */
+	/*
+	 * Copies forwards with rep movsb at some sizes (glibc from 2 KiB
+	 * with ERMS/FSRM, erms always), which loses its fast path at d 1..63.
+	 */
+	unsigned int movsb;
 };
 
 enum {
 	FIOB_CPU_AVX2	= 1u << 0,	/* CPUID and OS YMM state */
 	FIOB_CPU_AVX512	= 1u << 1,	/* avx512f+bw, OS ZMM state */
 	FIOB_CPU_ERMS	= 1u << 2,	/* ERMS or FSRM: fast rep movsb */
+	FIOB_CPU_VBMI	= 1u << 3,	/* avx512vbmi: vpermt2b */
 };
+
+/* The distance class where rep movsb loses its fast path: d in [1, 64). */
+#define FIOB_COPY_DIST_ALIAS	1
 
 /* Every routine built in, best first; the last (glibc) runs anywhere. */
 extern const struct fiob_copy_routine fiob_copy_all[];

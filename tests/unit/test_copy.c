@@ -1,7 +1,7 @@
 /*
  * fiob_copy: exact copies at every (dst - src) mod 4096, nothing written
  * around dst, nothing read or written outside the two buffers, with every
- * routine this CPU can run (avx512, avx2, erms, sse2, glibc); and the
+ * routine this CPU can run (vbmi, avx512, avx2, erms, sse2, glibc); and the
  * calibrated choice: only routines this CPU runs, routed by size and
  * distance class exactly as fiob_copy_impl() describes it.
  *
@@ -26,15 +26,19 @@
 
 /* Every routine built in on x86-64; a CPU without one skips its cases. */
 static const char *const impl_keys[] = {
-	"avx512", "avx2", "erms", "sse2", "glibc"
+	"vbmi", "avx512", "avx2", "erms", "sse2", "glibc"
 };
+#define NR_VECTOR_KEYS	3	/* listed iff the CPU has them: vbmi..avx2 */
 #define NR_KEYS		(sizeof(impl_keys) / sizeof(impl_keys[0]))
 
-/* Sizes for the every-offset sweeps: vector and loop edges, odd sizes. */
+/*
+ * Sizes for the every-offset sweeps: vector and loop edges (vbmi: 256
+ * bytes and up, four lines a turn after a head of up to two), odd sizes.
+ */
 static const size_t sizes[] = {
 	0, 1, 7, 15, 16, 17, 31, 32, 33, 63, 64, 65, 100, 127, 128, 129,
-	159, 160, 161, 255, 256, 257, 511, 1000, 2047, 2049, 4095, 4096, 4097,
-	12345, BIG, MAXN,
+	159, 160, 161, 255, 256, 257, 319, 320, 321, 511, 577, 1000, 1023,
+	1024, 1025, 2047, 2049, 4095, 4096, 4097, 12345, BIG, MAXN,
 };
 #define NR_SIZES	(sizeof(sizes) / sizeof(sizes[0]))
 
@@ -134,12 +138,17 @@ SWEEP_CASE(key##_read_every_offset_upto_12345_exact_guards_intact,	\
 	   #key, 1, 0, 12345)						\
 SWEEP_CASE(key##_write_every_offset_upto_12345_exact_guards_intact,	\
 	   #key, 0, 0, 12345)
+SMALL_SWEEPS(vbmi)
 SMALL_SWEEPS(avx512)
 SMALL_SWEEPS(avx2)
 SMALL_SWEEPS(erms)
 SMALL_SWEEPS(sse2)
 SMALL_SWEEPS(glibc)
 /* 128 KiB (+1), a bounce slot: the main loop runs ~1000 times a copy. */
+SWEEP_CASE(vbmi_read_every_offset_128k_exact_guards_intact,
+	   "vbmi", 1, BIG, MAXN)
+SWEEP_CASE(vbmi_write_every_offset_128k_exact_guards_intact,
+	   "vbmi", 0, BIG, MAXN)
 SWEEP_CASE(avx512_read_every_offset_128k_exact_guards_intact,
 	   "avx512", 1, BIG, MAXN)
 SWEEP_CASE(avx512_write_every_offset_128k_exact_guards_intact,
@@ -322,6 +331,10 @@ static int cpu_can(const char *key)
 {
 #if defined(__x86_64__)
 	__builtin_cpu_init();
+	if (!strcmp(key, "vbmi"))
+		return !!__builtin_cpu_supports("avx512f") &&
+		       !!__builtin_cpu_supports("avx512bw") &&
+		       !!__builtin_cpu_supports("avx512vbmi");
 	if (!strcmp(key, "avx512"))
 		return !!__builtin_cpu_supports("avx512f") &&
 		       !!__builtin_cpu_supports("avx512bw");
@@ -345,8 +358,8 @@ static void routines_listed_are_the_ones_this_cpu_runs(void)
 		FT_EQ(fiob_copy_force(names[i]), 0);
 	}
 	FT_EQ(fiob_copy_force(NULL), 0);
-	/* avx512 and avx2 are listed iff the CPU (and OS) has them */
-	for (size_t k = 0; k < 2; k++) {
+	/* vbmi, avx512 and avx2 are listed iff the CPU (and OS) has them */
+	for (size_t k = 0; k < NR_VECTOR_KEYS; k++) {
 		int listed = 0;
 
 		for (int i = 0; i < nr; i++)
@@ -481,6 +494,8 @@ FT_MAIN(
 	FT_RUN(calibration_ran_once_at_load);
 	FT_RUN(force_rejects_unknown_and_null_restores_default);
 	FT_RUN(zero_length_with_null_pointers_is_a_noop);
+	FT_RUN(vbmi_read_every_offset_upto_12345_exact_guards_intact);
+	FT_RUN(vbmi_write_every_offset_upto_12345_exact_guards_intact);
 	FT_RUN(avx512_read_every_offset_upto_12345_exact_guards_intact);
 	FT_RUN(avx512_write_every_offset_upto_12345_exact_guards_intact);
 	FT_RUN(avx2_read_every_offset_upto_12345_exact_guards_intact);
@@ -492,6 +507,8 @@ FT_MAIN(
 	FT_RUN(glibc_read_every_offset_upto_12345_exact_guards_intact);
 	FT_RUN(glibc_write_every_offset_upto_12345_exact_guards_intact);
 	FT_RUN(every_size_to_8k_at_edge_distances_every_routine_exact);
+	FT_RUN(vbmi_read_every_offset_128k_exact_guards_intact);
+	FT_RUN(vbmi_write_every_offset_128k_exact_guards_intact);
 	FT_RUN(avx512_read_every_offset_128k_exact_guards_intact);
 	FT_RUN(avx512_write_every_offset_128k_exact_guards_intact);
 	FT_RUN(avx2_read_every_offset_128k_exact_guards_intact);
