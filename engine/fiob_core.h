@@ -19,6 +19,7 @@
 
 #include "fiob_overlap.h"
 #include "fiob_plan.h"
+#include "fiob_share.h"
 #include "fiob_slots.h"
 #include "fiob_stats.h"
 #include "fiob_uring.h"
@@ -43,6 +44,8 @@ struct fiob_file {
 	bool regular;		/* a regular file: windows may cross EOF */
 	bool zero_copy;		/* window I/O may go vectored, uncopied */
 	uint64_t size;		/* regular files: the size as we know it */
+	/* Other jobs write it too: writes hold their range there as well. */
+	struct fiob_share_member share;	/* kind 0: not shared */
 };
 
 /* A request as data; what happens to it is fiob_req.c's. */
@@ -96,6 +99,7 @@ struct fiob_core {
 	struct fiob_file *files;
 	struct fiob_slots slots;
 	struct fiob_ovl ovl;
+	struct fiob_share_job share;	/* cross-job: all zero until used */
 	uint32_t *done_q;	/* completed request ids, FIFO */
 	uint32_t done_mask;	/* done_q size - 1 (a power of two) */
 	uint32_t done_head;
