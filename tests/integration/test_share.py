@@ -107,3 +107,37 @@ for _mode, _kind in ((THREADS, 'threads'), (PROCESSES, 'processes')):
          f'with bounce_share=off loses another job\'s bytes in at least one '
          f'of five runs, so the differential above can fail',
          timeout=600)(_negative_control(_mode, _kind))
+
+
+def _lock_calls(ctx, dev, share):
+    """fcntl(F_OFD_SETLK) calls of one job alone writing 1000-byte ranges,
+    and its counters."""
+    trace = os.path.join(ctx.tmpdir(), 'strace.out')
+    r = expect_ok(fio(ctx, [f'filename={dev}', 'direct=1', 'rw=randwrite',
+                            'bs=1000', 'size=1M', 'iodepth=8',
+                            f'bounce_share={share}'],
+                      wrap=['strace', '-f', '-qq', '-e', 'trace=fcntl',
+                            '-o', trace]), f'bounce_share={share}')
+    with open(trace) as f:
+        lines = f.readlines()
+    blocking = [ln for ln in lines if 'F_OFD_SETLKW' in ln]
+    check(not blocking, f'bounce_share={share} blocked on a lock: '
+          f'{blocking[:2]}')
+    return sum(1 for ln in lines if 'F_OFD_SETLK,' in ln), r.counters()
+
+
+@test('a job alone with bounce_share=auto (the default) makes no lock call: '
+      'sharing costs a single job no system call; with bounce_share=on the '
+      'same job locks and unlocks every write\'s range (F_OFD_SETLK, never '
+      'the blocking F_OFD_SETLKW)', timeout=120)
+def single_job_auto_makes_no_lock_call(ctx):
+    dev = targets.loop(ctx, 4096, 16 << 20)
+    calls, c = _lock_calls(ctx, dev, 'auto')
+    check(c['rmw_writes'] > 0, f'no read-modify-write happened: {c}')
+    check(calls == 0, f'{calls} F_OFD_SETLK calls for a job alone with '
+          f'bounce_share=auto')
+    calls, c = _lock_calls(ctx, dev, 'on')
+    writes = c['rmw_writes']
+    check(calls >= 2 * writes > 0, f'bounce_share=on: {calls} F_OFD_SETLK '
+          f'calls for {writes} writes (want a lock and an unlock each)')
+    check(c['share_waits'] == 0, f'a job alone waited for another: {c}')
