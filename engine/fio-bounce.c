@@ -354,7 +354,7 @@ static bool fiob_may_rmw(struct thread_data *td, uint32_t blk)
 }
 
 /* A file's identity: a block device by its number, anything else by inode. */
-static bool fiob_file_id(const struct stat *st, uint64_t *dev, uint64_t *ino)
+static void fiob_file_id(const struct stat *st, uint64_t *dev, uint64_t *ino)
 {
 	if (S_ISBLK(st->st_mode)) {
 		*dev = st->st_rdev;
@@ -363,7 +363,6 @@ static bool fiob_file_id(const struct stat *st, uint64_t *dev, uint64_t *ino)
 		*dev = st->st_dev;
 		*ino = st->st_ino;
 	}
-	return true;
 }
 
 /* Does a job of @other write the file (@dev, @ino)? */
@@ -377,10 +376,13 @@ static bool fiob_writes_file(struct thread_data *other, uint64_t dev,
 
 	if (!td_write(other))
 		return false;
-	for_each_file(other, of, j)
-		if (of->file_name && !stat(of->file_name, &st) &&
-		    fiob_file_id(&st, &d, &i) && d == dev && i == ino)
+	for_each_file(other, of, j) {
+		if (!of->file_name || stat(of->file_name, &st))
+			continue;
+		fiob_file_id(&st, &d, &i);
+		if (d == dev && i == ino)
 			return true;
+	}
 	return false;
 }
 
@@ -440,13 +442,17 @@ static int fiob_share_setup(struct thread_data *td, struct fio_file *f,
 	struct stat st;
 	int ret;
 
-	if (!td_write(td) || fstat(f->fd, &st) || !fiob_file_id(&st, &dev, &ino))
+	/* A file fio opens again without a close: its old membership goes. */
+	fiob_share_close(&bd->core.share, &cf->share);
+	if (!td_write(td) || fstat(f->fd, &st))
 		return 0;
+	fiob_file_id(&st, &dev, &ino);
 	fiob_find_peers(td, dev, ino, blk, &p);
-	if (o->bounce_share == FIOB_SHARE_OPT_ON || p.forced)
+	if (o->bounce_share == FIOB_SHARE_OPT_OFF)
+		kind = 0;
+	else if (o->bounce_share == FIOB_SHARE_OPT_ON || p.forced)
 		kind = FIOB_SHARE_OFD;
-	else if (o->bounce_share == FIOB_SHARE_OPT_AUTO && p.covered &&
-		 (p.rmw || fiob_may_rmw(td, blk)))
+	else if (p.covered && (p.rmw || fiob_may_rmw(td, blk)))
 		kind = p.process ? FIOB_SHARE_OFD : FIOB_SHARE_TABLE;
 	if (kind) {
 		ret = fiob_share_open(&bd->core.share, td->o.iodepth,
