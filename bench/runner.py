@@ -102,7 +102,8 @@ class Ctx:
 
 def fio_options(ctx, wl, side):
     """Every option of one side, engine first (its options follow it)."""
-    if side == 'ref' or wl.group == 'control':
+    if wl.group == 'control' or (side == 'ref' and
+                                 wl.ref_engine == 'io_uring'):
         opts = {'ioengine': 'io_uring'}
     else:
         opts = {'ioengine': f'external:{ctx.engine}', 'bounce': 'auto',

@@ -20,6 +20,9 @@ class Workload:
     target: float | None
     ref: dict = field(default_factory=dict)     # the io_uring side's own
     bounce: dict = field(default_factory=dict)  # the fio-bounce side's own
+    # 'bounce': the reference side runs fio-bounce too (with its ref
+    # options), for rows that price one engine option against its absence.
+    ref_engine: str = 'io_uring'
 
 
 def job(rw, qd, bs=None):
@@ -89,6 +92,15 @@ WORKLOADS = [
              'zero-copy', job('randwrite', 32), 'zero_copy', None,
              ref={'bs': '8k'}, bounce={'bs': '4k', 'blockalign': 512,
                                        'bounce_zero_copy_min': 0}),
+    # Cross-job sharing's price for one job (issue 10): bounce_share=on
+    # locks each write's range of a lock file (two fcntl calls per write)
+    # even with no other job; the reference is the same engine with it off,
+    # which is what auto does for a job alone. No target: it prices the
+    # option, and is why auto exists.
+    Workload('4K randwrite bs=1000 QD32, bounce_share=on vs off', 'share',
+             job('randwrite', 32, '1000'), 'rmw_writes', None,
+             ref={'bounce_share': 'off'}, bounce={'bounce_share': 'on'},
+             ref_engine='bounce'),
 ]
 COPY_NAME = 'copy worst distance (GB/s)'
 COPY_TARGET = 0.80

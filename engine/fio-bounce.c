@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/stat.h>
 #include <sys/uio.h>
 
 #include "fio.h"
@@ -29,6 +30,7 @@
 #include "fiob_core.h"
 #include "fiob_opt.h"
 #include "fiob_req.h"
+#include "fiob_share.h"
 #include "fiob_stats.h"
 #include "fiob_zc.h"
 #include "fiob_uring_opts.h"	/* generated: tools/uring-opts.sh */
@@ -71,6 +73,7 @@ struct fiob_options {
 	unsigned int bounce_register;
 	unsigned int bounce_zero_copy;
 	unsigned long long bounce_zero_copy_min;	/* FIOB_ZC_MIN_AUTO: auto */
+	unsigned int bounce_share;	/* enum fiob_share_opt */
 	char *bounce_stats;
 	unsigned int hipri;
 	unsigned int fixedbufs;
@@ -103,6 +106,12 @@ struct fiob_options {
 };
 
 static const char *const fiob_mode_names[] = { "auto", "always", "never" };
+
+enum fiob_share_opt {
+	FIOB_SHARE_OPT_AUTO = 0,	/* when another job writes the file */
+	FIOB_SHARE_OPT_ON,		/* always, with lock files */
+	FIOB_SHARE_OPT_OFF,
+};
 
 /* Largest bounce_align / bounce_mem_align: 1 GiB. */
 #define FIOB_ALIGN_OPT_MAX	(1ull << 30)
@@ -230,6 +239,19 @@ static struct fio_option options[] = {
 	FIOB_OPT(.name = "bounce_zero_copy_min", .lname = "Bounce zero copy minimum",
 		 .type = FIO_OPT_STR, .cb = fiob_zero_copy_min_cb, .def = "auto",
 		 .help = "Smallest I/O that goes zero copy; smaller ones copy (auto: where the copy costs more than the per-I/O pinning, from a timed copy; 0: every size)"),
+	FIOB_OPT(.name = "bounce_share", .lname = "Bounce cross-job sharing",
+		 .type = FIO_OPT_STR,
+		 .off1 = offsetof(struct fiob_options, bounce_share),
+		 .def = "auto",
+		 .help = "Serialize read-modify-write against other jobs writing the same file",
+		 .posval = {
+			{ .ival = "auto", .oval = FIOB_SHARE_OPT_AUTO,
+			  .help = "When another job of this fio run writes the file" },
+			{ .ival = "on", .oval = FIOB_SHARE_OPT_ON,
+			  .help = "Always, with lock files in /dev/shm (also against other fio runs)" },
+			{ .ival = "off", .oval = FIOB_SHARE_OPT_OFF,
+			  .help = "Never: serialize within the job only" },
+		 }),
 	FIOB_OPT(.name = "bounce_stats", .lname = "Bounce stats file",
 		 .type = FIO_OPT_STR_STORE,
 		 .off1 = offsetof(struct fiob_options, bounce_stats),
@@ -349,35 +371,140 @@ static bool fiob_may_rmw(struct thread_data *td, uint32_t blk)
 	       to->start_offset % blk;
 }
 
-/*
- * RMW serialization is per job. Other jobs that write the same file run in
- * their own process with their own table: warn once where that can bite.
- */
-static void fiob_warn_shared(struct thread_data *td, struct fio_file *f,
-			     uint32_t blk)
+/* A file's identity: a block device by its number, anything else by inode. */
+static void fiob_file_id(const struct stat *st, uint64_t *dev, uint64_t *ino)
 {
-	struct fiob_data *bd = td->io_ops_data;
+	if (S_ISBLK(st->st_mode)) {
+		*dev = st->st_rdev;
+		*ino = 0;
+	} else {
+		*dev = st->st_dev;
+		*ino = st->st_ino;
+	}
+}
+
+/* Does a job of @other write the file (@dev, @ino)? */
+static bool fiob_writes_file(struct thread_data *other, uint64_t dev,
+			     uint64_t ino)
+{
 	struct fio_file *of;
+	struct stat st;
+	uint64_t d, i;
 	unsigned int j;
 
-	if (bd->shared_warned || !fiob_may_rmw(td, blk))
-		return;
-	FIOB_FOR_EACH_TD(other) {
-		if (other == td || !td_write(other))
+	if (!td_write(other))
+		return false;
+	for_each_file(other, of, j) {
+		if (!of->file_name || stat(of->file_name, &st))
 			continue;
-		for_each_file(other, of, j) {
-			if (!of->file_name || strcmp(of->file_name, f->file_name))
-				continue;
-			bd->shared_warned = true;
-			fiob_notice("fio-bounce: warning: jobs '%s' and '%s' "
-				    "both write %s with misaligned writes; "
-				    "read-modify-write is serialized within one "
-				    "job only, so they can lose each other's "
-				    "bytes\n", td->o.name, other->o.name,
-				    f->file_name);
-			return;
+		fiob_file_id(&st, &d, &i);
+		if (d == dev && i == ino)
+			return true;
+	}
+	return false;
+}
+
+/* The other jobs of this fio run that write the same file. */
+struct fiob_peers {
+	unsigned int covered;		/* our engine, sharing on or auto */
+	bool process;			/* one of them, or we, a process */
+	bool forced;			/* one of them has bounce_share=on */
+	bool rmw;			/* one of them may write partial blocks */
+	struct thread_data *uncovered;	/* one we cannot serialize with */
+	struct thread_data *a_peer;	/* one we can */
+	uint32_t table_ids;		/* iodepths of all thread jobs */
+};
+
+static void fiob_find_peers(struct thread_data *td, uint64_t dev,
+			    uint64_t ino, uint32_t blk, struct fiob_peers *p)
+{
+	memset(p, 0, sizeof(*p));
+	p->process = !td->o.use_thread;
+	FIOB_FOR_EACH_TD(other) {
+		const struct fiob_options *oo = other->eo;
+
+		if (other->o.use_thread)
+			p->table_ids += other->o.iodepth;
+		if (other == td || !fiob_writes_file(other, dev, ino))
+			continue;
+		if (other->io_ops != td->io_ops || !oo ||
+		    oo->bounce_share == FIOB_SHARE_OPT_OFF) {
+			p->uncovered = other;
+			continue;
 		}
+		p->covered++;
+		p->a_peer = other;
+		p->process |= !other->o.use_thread;
+		p->forced |= oo->bounce_share == FIOB_SHARE_OPT_ON;
+		p->rmw |= fiob_may_rmw(other, blk);
 	} FIOB_END_FOR_EACH_TD();
+}
+
+/*
+ * Other jobs write @f too: serialize this job's writes of it with theirs
+ * (fiob_share.h). Every job of the set decides alike from the same job list:
+ * lock files if any of them is a process or asked for bounce_share=on, else
+ * the process table; nothing if none of them can write a partial block.
+ * Jobs we cannot serialize with (another engine, bounce_share=off) get the
+ * warning they always had.
+ */
+static int fiob_share_setup(struct thread_data *td, struct fio_file *f,
+			    struct fiob_file *cf, uint32_t blk)
+{
+	struct fiob_options *o = td->eo;
+	struct fiob_data *bd = td->io_ops_data;
+	enum fiob_share_kind kind = 0;
+	struct thread_data *warn_peer = NULL, *deaf = NULL;
+	struct fiob_peers p;
+	uint64_t dev, ino;
+	struct stat st;
+	int ret;
+
+	/* A file fio opens again without a close: its old membership goes. */
+	fiob_share_close(&bd->core.share, &cf->share);
+	if (!td_write(td) || fstat(f->fd, &st))
+		return 0;
+	fiob_file_id(&st, &dev, &ino);
+	fiob_find_peers(td, dev, ino, blk, &p);
+	if (o->bounce_share == FIOB_SHARE_OPT_OFF)
+		kind = 0;
+	else if (o->bounce_share == FIOB_SHARE_OPT_ON || p.forced)
+		kind = FIOB_SHARE_OFD;
+	else if (p.covered && (p.rmw || fiob_may_rmw(td, blk)))
+		kind = p.process ? FIOB_SHARE_OFD : FIOB_SHARE_TABLE;
+	if (kind) {
+		ret = fiob_share_open(&bd->core.share, td->o.iodepth,
+				      p.table_ids, kind, dev, ino, &cf->share);
+		if (ret) {
+			log_err("fio-bounce: %s: cannot serialize with the "
+				"other jobs that write it (%s): %s\n",
+				f->file_name, kind == FIOB_SHARE_OFD ?
+				"lock file in /dev/shm" : "shared table",
+				strerror(-ret));
+			return ret;
+		}
+		dprint(FD_IO, "fio-bounce: %s: shared with %u job(s) by %s\n",
+		       f->file_name, p.covered,
+		       kind == FIOB_SHARE_OFD ? "lock file" : "table");
+	}
+	/* Jobs we cannot serialize with: say so, as before sharing existed. */
+	if (o->bounce_share == FIOB_SHARE_OPT_OFF && p.covered) {
+		warn_peer = p.a_peer;
+		deaf = td;
+	} else if (p.uncovered) {
+		warn_peer = deaf = p.uncovered;
+	}
+	if (warn_peer && !bd->shared_warned &&
+	    (fiob_may_rmw(td, blk) || fiob_may_rmw(warn_peer, blk))) {
+		bd->shared_warned = true;
+		fiob_notice("fio-bounce: warning: jobs '%s' and '%s' both "
+			    "write %s with misaligned writes, and '%s' does not "
+			    "serialize them across jobs (bounce_share=off, or "
+			    "another engine), so they can lose each other's "
+			    "bytes\n", td->o.name, warn_peer->o.name,
+			    f->file_name, deaf->o.name);
+	}
+	return 0;
 }
 
 /* The rule in force for @f: what it needs, raised by the overrides. */
@@ -866,7 +993,11 @@ static int fiob_open_file(struct thread_data *td, struct fio_file *f)
 		       "window I/O copies\n", f->file_name,
 		       (unsigned long long)zc_min, zc_min_src,
 		       fiob_zc_copy_speed());
-	fiob_warn_shared(td, f, in_force.off);
+	ret = fiob_share_setup(td, f, cf, in_force.off);
+	if (ret) {
+		td_verror(td, -ret, "fiob_open_file");
+		goto err;
+	}
 	return 0;
 err:
 	if (!o->registerfiles)
@@ -914,6 +1045,8 @@ static int fiob_close_file(struct thread_data *td, struct fio_file *f)
 		if (ret)
 			return fiob_close_failed_drain(td, f, ret);
 		fiob_core_set_fd(&bd->core, f->fileno, -1);
+		fiob_share_close(&bd->core.share,
+				 &fiob_core_file(&bd->core, f->fileno)->share);
 	}
 	if (!bd || !o->registerfiles)
 		return generic_close_file(td, f);

@@ -114,8 +114,13 @@ err:
 
 void fiob_core_exit(struct fiob_core *c)
 {
+	uint32_t i;
+
 	/* The ring goes first: the kernel may still point into the slots. */
 	fiob_ring_exit(&c->ring);
+	for (i = 0; c->files && i < c->p.nr_files; i++)
+		fiob_share_close(&c->share, &c->files[i].share);
+	fiob_share_job_exit(&c->share);
 	fiob_slots_exit(&c->slots);
 	fiob_ovl_exit(&c->ovl);
 	free(c->done_q);

@@ -19,6 +19,7 @@
 
 #include "fiob_overlap.h"
 #include "fiob_plan.h"
+#include "fiob_share.h"
 #include "fiob_slots.h"
 #include "fiob_stats.h"
 #include "fiob_uring.h"
@@ -47,6 +48,8 @@ struct fiob_file {
 	/* fiob_pass_masks() of align under the job's mode: the fast path's test. */
 	uint64_t pass_off_mask;
 	uint64_t pass_mem_mask;
+	/* Other jobs write it too: writes hold their range there as well. */
+	struct fiob_share_member share;	/* kind 0: not shared */
 };
 
 /* A request as data; what happens to it is fiob_req.c's. */
@@ -100,6 +103,7 @@ struct fiob_core {
 	struct fiob_file *files;
 	struct fiob_slots slots;
 	struct fiob_ovl ovl;
+	struct fiob_share_job share;	/* cross-job: all zero until used */
 	struct fiob_req **done_q;	/* completed requests, FIFO */
 	uint32_t done_mask;	/* done_q size - 1 (a power of two) */
 	uint32_t done_head;

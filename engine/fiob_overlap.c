@@ -165,3 +165,22 @@ int fiob_ovl_pop_ready_slow(struct fiob_ovl *t)
 	}
 	return -1;
 }
+
+void fiob_ovl_cancel(struct fiob_ovl *t, uint32_t id)
+{
+	struct fiob_ovl_entry *e = &t->e[id];
+	int32_t i;
+
+	if (e->state != FIOB_OVL_WAITING)
+		return;
+	/* Whoever it ordered or held back behind it may go now. */
+	for (i = e->next; i != -1; i = t->e[i].next)
+		mark(t, i);
+	if (e->recheck) {
+		e->recheck = 0;
+		t->nr_recheck--;
+	}
+	fiob_ovl_unlink(t, e, &t->wait_head, &t->wait_tail);
+	t->nr_waiting--;
+	e->state = FIOB_OVL_IDLE;
+}

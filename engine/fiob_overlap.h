@@ -111,6 +111,12 @@ static inline bool fiob_ovl_in_use(const struct fiob_ovl *t)
 bool fiob_ovl_acquire_slow(struct fiob_ovl *t, uint32_t id);
 void fiob_ovl_release_slow(struct fiob_ovl *t, uint32_t id);
 int fiob_ovl_pop_ready_slow(struct fiob_ovl *t);
+/*
+ * Take waiter @id off the queue without starting it: its owner is gone (a
+ * job that ends with requests still queued in a table other jobs share).
+ * Call fiob_ovl_pop_ready() after, as after a release.
+ */
+void fiob_ovl_cancel(struct fiob_ovl *t, uint32_t id);
 
 /* Mark @id in flight. Reads never block anyone: they need not stay. */
 static inline void fiob_ovl_activate(struct fiob_ovl *t, uint32_t id)

@@ -184,6 +184,26 @@ static void copy_out(struct fiob_core *c, struct fiob_req *r)
 	c->stats.bytes_copied += r->done;
 }
 
+/*
+ * A write of a file other jobs write too holds its range among them as well
+ * (fiob_share.h). False: it waits for another job; fiob_share_collect() gives
+ * it back to start() later.
+ */
+static bool share_hold(struct fiob_core *c, struct fiob_req *r, uint32_t id)
+{
+	struct fiob_file *f = &c->files[r->file];
+	uint64_t end = r->eof_excl ? UINT64_MAX :
+		       r->plan.win_off + r->plan.win_len;
+
+	if (fiob_share_acquire(&c->share, &f->share, id, r->plan.win_off, end,
+			       r->off, r->off + r->len,
+			       r->plan.kind == FIOB_KIND_WINDOW))
+		return true;
+	r->phase = PH_WAIT;
+	c->stats.share_waits++;
+	return false;
+}
+
 /* Start a request that holds its range: the first SQEs of its life. */
 static void start(struct fiob_core *c, uint32_t id)
 {
@@ -191,6 +211,9 @@ static void start(struct fiob_core *c, uint32_t id)
 	char *slot;
 	unsigned int i;
 
+	if (r->op == FIOB_OP_WRITE && c->files[r->file].share.kind &&
+	    !share_hold(c, r, id))
+		return;
 	if (r->op != FIOB_OP_WRITE || r->plan.kind == FIOB_KIND_PASS) {
 		prep_main(c, id);
 		return;
@@ -277,7 +300,9 @@ static enum fiob_ovl_type claim(struct fiob_core *c, struct fiob_req *r,
 	r->eof_excl = 0;
 	if (r->op == FIOB_OP_READ)
 		return FIOB_OVL_READ;
-	if (r->plan.kind != FIOB_KIND_WINDOW)
+	/* Lock-file sharing: a job's own locked ranges must not overlap. */
+	if (r->plan.kind != FIOB_KIND_WINDOW &&
+	    f->share.kind != FIOB_SHARE_OFD)
 		return FIOB_OVL_WRITE;
 	if (f->regular && *end > f->size) {
 		r->eof_excl = 1;
@@ -365,7 +390,8 @@ int fiob_req_queue(struct fiob_core *c, uint32_t id, void *owner,
 	if (op == FIOB_OP_READ || op == FIOB_OP_WRITE) {
 		kind = fiob_classify(&f->align, c->p.mode, off, len,
 				     (uintptr_t)buf);
-		if (kind != FIOB_KIND_WINDOW && !fiob_ovl_busy(&c->ovl))
+		if (kind != FIOB_KIND_WINDOW && !fiob_ovl_busy(&c->ovl) &&
+		    !(op == FIOB_OP_WRITE && f->share.kind))
 			return queue_direct(c, r, id, f, kind, attr);
 	}
 	r->attr = attr;	/* its SQEs may go out later */
@@ -430,6 +456,7 @@ static void finish(struct fiob_core *c, uint32_t id)
 		r->slot = -1;
 	}
 	fiob_core_push_done(c, id);
+	fiob_share_release(&c->share, id);
 	if (fiob_ovl_in_use(&c->ovl)) {
 		fiob_ovl_release(&c->ovl, id);
 		start_ready(c);
@@ -648,6 +675,28 @@ int fiob_req_submit_slow(struct fiob_core *c, int ret)
 	return 0;
 }
 
+/* Writes that waited for another job and hold their range now: go. */
+static inline void start_shared_ready(struct fiob_core *c)
+{
+	uint32_t i, n = fiob_share_collect(&c->share);
+
+	for (i = 0; i < n; i++)
+		start(c, c->share.ready[i]);
+}
+
+/*
+ * Wait for a CQE. With writes waiting for another job, not for long: that
+ * job's completion releases them on its thread or in its process, which posts
+ * nothing to this ring, so look again every FIOB_SHARE_POLL_NS.
+ */
+#define FIOB_SHARE_POLL_NS	100000
+static inline int wait_cqe(struct fiob_core *c)
+{
+	if (__builtin_expect(fiob_share_waiting(&c->share), 0))
+		return fiob_ring_wait_timeout(&c->ring, FIOB_SHARE_POLL_NS);
+	return fiob_ring_wait(&c->ring);
+}
+
 /*
  * Process completions until at least @min requests are done (0: a poll).
  * Inline in both callers: it is most of every reap. One pass over the CQ
@@ -662,6 +711,7 @@ int wait_done(struct fiob_core *c, unsigned int min)
 
 	for (;;) {
 		n = process_cqes(c);
+		start_shared_ready(c);
 		ret = fiob_req_submit(c);
 		if (ret)
 			return ret;
@@ -679,7 +729,7 @@ int wait_done(struct fiob_core *c, unsigned int min)
 			process_cqes(c);
 			return 0;
 		}
-		ret = fiob_ring_wait(&c->ring);
+		ret = wait_cqe(c);
 		if (ret < 0 && ret != -ETIME &&
 		    (ret = fiob_ring_enter_failed(&c->ring, ret)))
 			return ret;

@@ -56,7 +56,7 @@ bool fiob_req_queue_pass(struct fiob_core *c, uint32_t id, void *owner,
 	/* fiob_classify() says PASS; its masks are the file's. */
 	if ((((off | len) & f->pass_off_mask) |
 	     (((uintptr_t)buf | len) & f->pass_mem_mask)) ||
-	    fiob_ovl_busy(&c->ovl))
+	    fiob_ovl_busy(&c->ovl) || (write && f->share.kind))
 		return false;
 	sqe = fiob_ring_try_sqe(&c->ring);
 	if (!sqe)

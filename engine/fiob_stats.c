@@ -130,7 +130,7 @@ static void put_text_string(struct out *o, const char *str)
 	X(rmw_writes, rmw) X(rmw_reads, rmw_reads)			\
 	X(bytes_copied, copied) X(waits, waits) X(ring_empty, ring_empty) \
 	X(short_done, short) X(syncs, syncs) X(eof_trims, eof_trims)	\
-	X(zero_copy, zero_copy)						\
+	X(zero_copy, zero_copy) X(share_waits, share_waits)		\
 	X(device_bytes_read, device_read) X(user_bytes_read, user_read)	\
 	X(device_bytes_write, device_write) X(user_bytes_write, user_write) \
 	X(sq_full_submits, sq_full) X(mid_reap_submits, mid_reap)	\

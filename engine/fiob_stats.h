@@ -24,6 +24,7 @@ struct fiob_stats {
 	uint64_t syncs;		/* fsync and fdatasync */
 	uint64_t eof_trims;	/* windows past EOF cut back to the user end */
 	uint64_t zero_copy;	/* window I/O done without a copy (vectored) */
+	uint64_t share_waits;	/* writes that waited for another job's */
 	/*
 	 * Bytes per direction, on the device (window transfers, RMW reads
 	 * counted as reads) and as fio asked: their ratio is the alignment

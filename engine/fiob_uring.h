@@ -348,6 +348,18 @@ static inline int fiob_ring_wait(struct fiob_ring *r)
 }
 
 /*
+ * fiob_ring_wait(), but back after @ns nanoseconds at most (-ETIME), for a
+ * caller that also waits for something that posts nothing to this ring.
+ */
+static inline int fiob_ring_wait_timeout(struct fiob_ring *r, long long ns)
+{
+	struct __kernel_timespec ts = { ns / 1000000000, ns % 1000000000 };
+	struct io_uring_cqe *cqe;
+
+	return io_uring_submit_and_wait_timeout(&r->uring, &cqe, 1, &ts, NULL);
+}
+
+/*
  * Bracket the handling of completions: an SQE that has to be submitted in
  * between (the SQ was full) is a mid-reap submit, counted as such.
  */

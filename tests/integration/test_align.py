@@ -199,11 +199,13 @@ def stdout_run(ctx, text):
 WRITER = 'direct=1\nrw=randwrite\nbs=1000\nsize=1M\niodepth=4\n'
 
 
-@test('two jobs writing one device with misaligned writes get a warning at '
-      'start that names both jobs and the device', timeout=60)
-def shared_file_warns(ctx):
+@test('two jobs writing one device with misaligned writes and '
+      'bounce_share=off get a warning at start that names both jobs and the '
+      'device', timeout=60)
+def shared_file_warns_when_share_off(ctx):
     dev = targets.loop(ctx, 4096, 16 << 20)
-    out = stdout_run(ctx, f'filename={dev}\n{WRITER}[w1]\n[w2]\n')
+    out = stdout_run(ctx, f'filename={dev}\n{WRITER}[w1]\n'
+                          f'bounce_share=off\n[w2]\n')
     warn = [ln for ln in out.splitlines() if 'warning' in ln]
     check(warn, f'no warning for two jobs writing {dev}: {out[:800]}')
     check(any("'w1'" in ln and "'w2'" in ln and dev in ln for ln in warn),
@@ -211,6 +213,21 @@ def shared_file_warns(ctx):
     first = min(out.find(ln) for ln in warn)
     summary = out.find('fio-bounce: w1:')
     check(0 <= first < summary, 'the warning came after the job ended')
+
+
+@test('two jobs writing one device with misaligned writes (bounce_share '
+      'at its default) get no warning: their writes are serialized across '
+      'jobs, and one of them waited for the other (share_waits)', timeout=60)
+def shared_file_no_warning_when_shared(ctx):
+    dev = targets.loop(ctx, 4096, 16 << 20)
+    out = stdout_run(ctx, f'filename={dev}\n{WRITER}[w1]\n[w2]\n')
+    summaries = [ln for ln in out.splitlines()
+                 if ln.startswith(('fio-bounce: w1:', 'fio-bounce: w2:'))]
+    check(len(summaries) == 2, f'the jobs did not both run: {out[:800]}')
+    warned = [ln for ln in out.splitlines() if 'warning' in ln.lower()]
+    check(not warned, f'shared jobs were warned: {warned}')
+    check(any(' share_waits=0 ' not in ln for ln in summaries),
+          f'neither job ever waited for the other: {summaries}')
 
 
 @test('a single job writing a device with misaligned writes gets no '

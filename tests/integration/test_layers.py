@@ -20,8 +20,8 @@ def graph(ctx, *args):
 
 
 @test('engine/ includes and calls (nm of the built objects) only look down '
-      'the layer order adapter > request > core > ring > pure > types, with '
-      'no cycle', timeout=60)
+      'the layer order adapter > request > core > share > ring > pure > '
+      'types, with no cycle', timeout=60)
 def engine_graph_only_looks_down(ctx):
     r = graph(ctx, '--src', ENGINE, '--obj', env_path('FIOB_OBJ_DIR'))
     check(r.returncode == 0, f'include-graph exit {r.returncode}: '

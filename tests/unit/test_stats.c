@@ -301,7 +301,8 @@ static const struct fiob_stats st = {
 	.passthrough = 1, .mem_bounced = 22, .window_reads = 333,
 	.rmw_writes = 4444, .rmw_reads = 55555, .bytes_copied = UINT64_MAX,
 	.waits = 7, .ring_empty = 88, .short_done = 999, .syncs = 1010,
-	.eof_trims = 1111, .zero_copy = 1212, .device_bytes_read = 8192,
+	.eof_trims = 1111, .zero_copy = 1212, .share_waits = 1919,
+	.device_bytes_read = 8192,
 	.user_bytes_read = 1024, .device_bytes_write = 3000,
 	.user_bytes_write = 2000, .sq_full_submits = 1313,
 	.mid_reap_submits = 1414, .submit_retries = 1515, .cq_overflows = 1616,
@@ -320,7 +321,7 @@ static void json_parses_strictly_and_holds_every_value(void)
 		{ "counters.bytes_copied", UINT64_MAX }, { "counters.waits", 7 },
 		{ "counters.ring_empty", 88 }, { "counters.short_done", 999 },
 		{ "counters.syncs", 1010 }, { "counters.eof_trims", 1111 },
-		{ "counters.zero_copy", 1212 },
+		{ "counters.zero_copy", 1212 }, { "counters.share_waits", 1919 },
 		{ "counters.device_bytes_read", 8192 },
 		{ "counters.user_bytes_read", 1024 },
 		{ "counters.device_bytes_write", 3000 },
@@ -410,7 +411,7 @@ static void summary_line_has_counters_and_per_file_alignment(void)
 	FT_ASSERT(strstr(buf, " pass=1 mem=22 winread=333 rmw=4444 "
 			 "rmw_reads=55555 copied=18446744073709551615 waits=7 "
 			 "ring_empty=88 short=999 syncs=1010 eof_trims=1111 "
-			 "zero_copy=1212 device_read=8192 user_read=1024 "
+			 "zero_copy=1212 share_waits=1919 device_read=8192 user_read=1024 "
 			 "device_write=3000 user_write=2000 sq_full=1313 "
 			 "mid_reap=1414 submit_retries=1515 cq_overflows=1616 "
 			 "cq_dropped=1717 "));
