@@ -73,8 +73,11 @@ def variants(job, stages, directs):
             yield stage, kind, d
 
 
-def compare(slot, job, stage, kind, direct, layout, seed, self_check):
-    """Returns (status, label, detail)."""
+def compare(slot, job, stage, kind, direct, layout, seed, self_check,
+            with_self_check=False):
+    """Returns [(status, label, detail)]: the comparison, and with
+    @with_self_check first the reference against a second run of itself
+    (what --self-check proves, for one more run per comparison)."""
     label = f'{stage}-d{direct}/{job.name}'
     tgt = slot.target(stage, kind)
     refeng = job.reference
@@ -84,6 +87,11 @@ def compare(slot, job, stage, kind, direct, layout, seed, self_check):
     notes = []
     if job.reference != 'io_uring':
         notes.append(f'reference {refeng}: {job.reference_why}')
+    results = []
+    if with_self_check and not self_check:
+        again = run(ctx, job, refeng, tgt, direct, layout, seed)
+        results.append(verdict(job, ref, again, f'self-check/{label}',
+                               list(notes), []))
     cand = run(ctx, job, candeng, tgt, direct, layout, seed)
     problems = []
     if direct == '1' and ref.einval and not self_check:
@@ -108,10 +116,16 @@ def compare(slot, job, stage, kind, direct, layout, seed, self_check):
         notes.append(f'bounced: {c.get("window_reads", 0)} window reads, '
                      f'{c.get("rmw_writes", 0)} RMW writes, '
                      f'{c.get("mem_bounced", 0)} memory bounces')
+    results.append(verdict(job, ref, cand, label, notes, problems))
+    return results
+
+
+def verdict(job, ref, cand, label, notes, problems):
+    """(status, label, detail) for @cand against @ref."""
     if not ref.jobs_ran and job.refused:
         # This fio refuses the job up front (another fio may not: then it
         # is compared like any other).
-        notes.append(f'refused by {refeng} ({job.refused})')
+        notes.append(f'refused by {ref.engine} ({job.refused})')
     elif not ref.jobs_ran:
         problems.append(f'the reference ran nothing: {ref.brief()}')
     problems += differences(job, ref, cand)
