@@ -172,7 +172,8 @@ test: deps $(ENGINE) $(WRONGVER) $(UNIT_BINS) $(FAULTFS) $(FAILWAIT)
 	$(TEST_ENV) FIOB_ENGINE=$(abspath $(ENGINE)) FIOB_WRONGVER=$(abspath $(WRONGVER)) \
 		FIOB_UNIT_DIR=$(abspath $(OUT)/unit) FIOB_FAULTFS=$(abspath $(FAULTFS)) \
 		FIOB_FAILWAIT=$(abspath $(FAILWAIT)) \
-		FIOB_OBJ_DIR=$(abspath $(OUT)) $(PYTHON) tests/run.py $(T)
+		FIOB_OBJ_DIR=$(abspath $(OUT)) FIOB_FIO_TREE=$(abspath $(FIO_TREE)) \
+		$(PYTHON) tests/run.py $(T)
 
 demo: deps $(ENGINE)
 	tools/demo.sh $(abspath $(ENGINE))

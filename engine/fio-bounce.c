@@ -1349,6 +1349,22 @@ static void fiob_check_uncollected(struct fiob_core *c)
 			fiob_core_uncollected(c), strerror(-err));
 }
 
+/*
+ * io_u_free: fio is about to free the io_u buffers. It may have stopped
+ * collecting with requests still in flight (an iolog replay sets td->done at
+ * the end of the log and never reaps the last iodepth-1): they must land,
+ * and window reads be copied out, while those buffers still exist. The
+ * first call drains; later ones find nothing busy. A failure is reported by
+ * cleanup, which drains again.
+ */
+static void fiob_io_u_free(struct thread_data *td, struct io_u *io_u)
+{
+	struct fiob_data *bd = td->io_ops_data;
+
+	if (bd && bd->core_up)
+		(void)fiob_req_drain(&bd->core);
+}
+
 /* cleanup: report, then free whatever init/post_init got to. */
 static void fiob_cleanup(struct thread_data *td)
 {
@@ -1407,6 +1423,7 @@ __attribute__((visibility("default"))) struct ioengine_ops ioengine = {
 	.getevents		= fiob_getevents,
 	.event			= fiob_event,
 	.cleanup		= fiob_cleanup,
+	.io_u_free		= fiob_io_u_free,
 	.open_file		= fiob_open_file,
 	.close_file		= fiob_close_file,
 	.get_file_size		= generic_get_file_size,
