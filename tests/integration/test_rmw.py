@@ -396,6 +396,56 @@ def ring_exhaustion(ctx):
           f'the misaligned path did not run: {c}')
 
 
+# fio's own requeue, with no BUSY from any engine: stock vsync, whose writes
+# fio requeues when it reaps completions in batches (fio issue #1526). A fio
+# that fills a requeued write's verify pattern twice (3.33) loses the seed
+# here too. (vsync is named as an option: fio() knows only some stock names.)
+REQUEUE_PROBE = ['rw=rw', 'bs=128k', 'size=1M', 'iodepth=4',
+                 'iodepth_batch_submit=4', 'iodepth_batch_complete_min=4',
+                 'iodepth_batch_complete_max=4', 'verify=crc32c',
+                 'ioengine=vsync']
+
+
+def _fio_keeps_seed_on_requeue(ctx):
+    """Does the running fio verify a rw job whose writes it requeues? Asked
+    of fio's vsync on a buffered file, not of a version number."""
+    path = os.path.join(ctx.tmpdir('/dev/shm'), 'probe')
+    r = fio(ctx, [f'filename={path}', *REQUEUE_PROBE], engine='psync')
+    if r.rc == 0 and not any(r.errors()):
+        return True
+    check('bad header rand_seed' in r.text,
+          f'the requeue probe failed otherwise: {r.describe()}')
+    return False
+
+
+@test('randrw crc32c verify (no verify_backlog) with bounce_slots=2 at '
+      'iodepth 32: writes sent back busy keep fio\'s header seeds in step '
+      '(ring_empty > 0, verify passes) wherever fio\'s own vsync keeps '
+      'them across a requeue; where it does not (fio 3.33), the job fails '
+      'as fio\'s vsync does, and passes with verify_backlog',
+      timeout=180)
+def busy_write_keeps_verify_seed(ctx):
+    dev = targets.loop(ctx, 4096, DEV_SIZE)
+    job = [f'filename={dev}', 'direct=1', 'rw=randrw', 'bsrange=1k-16k',
+           'iodepth=32', 'bounce_slots=2', 'size=8M', 'verify=crc32c',
+           'randseed=1']
+    r = fio(ctx, job)
+    c = r.counters()
+    check(c['ring_empty'] > 0, f'the two slots never ran out: {c}')
+    check(c['rmw_writes'] > 0 and c['window_reads'] > 0,
+          f'the misaligned path did not run: {c}')
+    if _fio_keeps_seed_on_requeue(ctx):
+        expect_ok(r, 'randrw verify with writes sent back busy')
+        return
+    check(r.rc != 0 and 'bad header rand_seed' in r.text,
+          f'fio loses seeds on requeue, but this job did not: '
+          f'{r.describe()}')
+    r = expect_ok(fio(ctx, job + ['verify_backlog=16']),
+                  'the same job with verify_backlog')
+    check(r.counters()['ring_empty'] > 0,
+          f'with verify_backlog the slots never ran out: {r.counters()}')
+
+
 def _fixed_job(ctx, trace, dev, extra, fixed=True, wrap=()):
     args = [f'filename={dev}', 'direct=1', 'rw=randwrite', 'iodepth=16',
             'size=2M', 'verify=crc32c', 'randseed=11', *extra]
