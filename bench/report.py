@@ -117,6 +117,10 @@ def print_report(res, sections=()):
             group = row['group']
             print(f'[{group}]')
         print(fmt_row(row))
+        if row.get('ref_engine', 'io_uring') != 'io_uring':
+            # Column A is not stock io_uring here: say what it is.
+            delta = ' '.join(f'{k}={v}' for k, v in row['ref_delta'].items())
+            print(f'  (A = fio-bounce, {delta})')
     shown = set()   # the copy rows share their runs: one detail for both
     for row in rows:
         if 'runs' in row and id(row['runs']) not in shown:

@@ -232,7 +232,7 @@ def run_workload(ctx, wl, npairs):
                   for k in ('cpu_pct', 'cpu_us_per_io')}}
            for s in ('ref', 'bounce')}
     return {'name': wl.name, 'group': wl.group, 'target': wl.target,
-            'unit': 'IOPS',
+            'unit': 'IOPS', 'ref_engine': wl.ref_engine, 'ref_delta': wl.ref,
             'options': {s: fio_options(ctx, wl, s) for s in ('ref', 'bounce')},
             'expected_path': wl.path, 'pairs': pairs, 'median': med,
             'amplification': amplification(pairs),
