@@ -556,10 +556,15 @@ static void main_done(struct fiob_core *c, uint32_t id, int res)
 	finish(c, id);
 }
 
-/* A request that is, or may be, in the overlap table is done. */
+/*
+ * A request that is, or may be, in the overlap table is done. A write of a
+ * file other jobs write too is always there (claim() put it in before
+ * start() took its shared range), so its shared range goes back here too.
+ */
 static __attribute__((noinline)) void release_and_start(struct fiob_core *c,
 							uint32_t id)
 {
+	fiob_share_release(&c->share, id);
 	fiob_ovl_release(&c->ovl, id);
 	start_ready(c);
 }
