@@ -118,20 +118,30 @@ def buffered_image(ctx, job, engine='io_uring'):
     return img
 
 
+def bounce_and_reference(ctx, job, extra=()):
+    """@job (plus fio-bounce-only @extra) through fio-bounce on a fresh 4Kn
+    loop device holding sector_pattern(), direct=1, and through buffered
+    stock io_uring on a regular file holding the same: (fio result, device
+    image, reference image)."""
+    pattern = sector_pattern(DEV_SIZE)
+    dev = targets.loop(ctx, 4096, DEV_SIZE)
+    write_image(dev, pattern)
+    r = expect_ok(fio(ctx, [f'filename={dev}', 'direct=1', *job, *extra]),
+                  'fio-bounce on the 4Kn device')
+    got = read_direct(dev, DEV_SIZE)
+    ref = buffered_image(ctx, job)
+    check(ref != pattern, 'the reference job wrote nothing')
+    return r, got, ref
+
+
 def differential(ctx, job, zc=True):
     """Run @job on a 4Kn loop device through fio-bounce (direct=1, zero
     copy on or forced off) and on a regular file through buffered stock
     io_uring; the images must match byte for byte over the whole device,
     written range and beyond."""
     pattern = sector_pattern(DEV_SIZE)
-    dev = targets.loop(ctx, 4096, DEV_SIZE)
-    write_image(dev, pattern)
-    r = expect_ok(fio(ctx, [f'filename={dev}', 'direct=1', *job,
-                            *(['bounce_zero_copy_min=0'] if zc else ['bounce_zero_copy=0'])]),
-                  'fio-bounce on the 4Kn device')
-    got = read_direct(dev, DEV_SIZE)
-    ref = buffered_image(ctx, job)
-    check(ref != pattern, 'the reference job wrote nothing')
+    r, got, ref = bounce_and_reference(
+        ctx, job, ['bounce_zero_copy_min=0'] if zc else ['bounce_zero_copy=0'])
     if got != ref:
         bad = diff_offsets(got, ref)
         where = ', '.join(

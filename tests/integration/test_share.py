@@ -18,8 +18,8 @@ import os
 
 from fiobtest import Fail, check, expect_ok, fio, fio_job, targets, test
 
-from .test_rmw import (DEV_SIZE, buffered_image, diff_offsets, read_direct,
-                       sector_pattern, write_image)
+from .test_rmw import (DEV_SIZE, bounce_and_reference, diff_offsets,
+                       read_direct, sector_pattern, write_image)
 
 JOBS = 4
 INTERLEAVED = ['rw=write:%d' % (1000 * (JOBS - 1)), 'bs=1000',
@@ -33,17 +33,8 @@ PROCESSES = []
 def run_interleaved(ctx, mode, share=None):
     """The interleaved job on a fresh 4Kn device; returns (fio result,
     device image, reference image)."""
-    job = INTERLEAVED + mode
-    pattern = sector_pattern(DEV_SIZE)
-    dev = targets.loop(ctx, 4096, DEV_SIZE)
-    write_image(dev, pattern)
-    r = expect_ok(fio(ctx, [f'filename={dev}', 'direct=1', *job,
-                            *([f'bounce_share={share}'] if share else [])]),
-                  'fio-bounce on the 4Kn device')
-    got = read_direct(dev, DEV_SIZE)
-    ref = buffered_image(ctx, job)
-    check(ref != pattern, 'the reference job wrote nothing')
-    return r, got, ref
+    return bounce_and_reference(
+        ctx, INTERLEAVED + mode, [f'bounce_share={share}'] if share else [])
 
 
 def where(got, ref):
