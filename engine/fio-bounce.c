@@ -1314,7 +1314,7 @@ static int fiob_getevents(struct thread_data *td, unsigned int min,
 static struct io_u *fiob_event(struct thread_data *td, int event)
 {
 	struct fiob_data *bd = td->io_ops_data;
-	struct fiob_req *r = fiob_core_event(&bd->core, (unsigned int)event);
+	struct fiob_req *r = fiob_req_event(&bd->core, (unsigned int)event);
 	struct io_u *io_u = r->owner;
 	struct fiob_options *o;
 

@@ -67,6 +67,7 @@ struct fiob_req {
 	uint8_t pending;	/* CQEs outstanding in this phase */
 	uint8_t eof_excl;	/* window write crossing EOF: owns [win_off, inf) */
 	uint8_t zero_copy;	/* window I/O sent as iov[], copying nothing */
+	uint8_t lean;		/* a lean read (fiob_req_queue_pass) */
 	/*
 	 * Every SQE of the request carries attr. Set only for requests that
 	 * do not take the fast path (their SQEs go out later); the fast path
@@ -110,6 +111,14 @@ struct fiob_core {
 	uint32_t done_nr;
 	uint32_t returned;	/* handed out by the last _reap() */
 	uint32_t nr_busy;	/* requests accepted and not yet returned */
+	/*
+	 * Lean reads (fiob_req.h): pass-through reads queued inline, in
+	 * flight. While they are all the engine has, a reap hands their CQEs
+	 * out in place: lean_n of them from CQ position lean_head.
+	 */
+	uint32_t nr_lean;
+	uint32_t lean_n;
+	uint32_t lean_head;
 	const char *err_what;	/* what init failed on, for the message */
 	struct fiob_stats stats;
 };

@@ -387,6 +387,7 @@ int fiob_req_queue(struct fiob_core *c, uint32_t id, void *owner,
 	r->err = 0;
 	r->pending = 0;
 	r->zero_copy = 0;
+	r->lean = 0;
 	if (op == FIOB_OP_READ || op == FIOB_OP_WRITE) {
 		kind = fiob_classify(&f->align, c->p.mode, off, len,
 				     (uintptr_t)buf);
@@ -588,6 +589,7 @@ static __attribute__((noinline)) void slot_done(struct fiob_core *c,
 static inline __attribute__((always_inline))
 void direct_done(struct fiob_core *c, struct fiob_req *r, uint32_t id, int res)
 {
+	c->nr_lean -= r->lean;
 	if (res < 0) {
 		r->err = res;
 		r->done = 0;
@@ -741,15 +743,29 @@ int wait_done(struct fiob_core *c, unsigned int min)
 	}
 }
 
-int fiob_req_reap(struct fiob_core *c, unsigned int min, unsigned int max)
+int fiob_req_reap_any(struct fiob_core *c, unsigned int min, unsigned int max)
 {
-	int ret;
+	int ret = wait_done(c, min);
 
-	fiob_core_forget_returned(c);
-	ret = wait_done(c, min);
 	if (ret)
 		return ret;
 	return (int)fiob_core_hand_out(c, max);
+}
+
+int fiob_req_reap_lean_wait(struct fiob_core *c, unsigned int min,
+			    unsigned int max)
+{
+	unsigned int head = fiob_ring_cq_head(&c->ring), ready;
+	int ret;
+
+	do {
+		ret = fiob_ring_wait_nr(&c->ring, min -
+					fiob_ring_cq_ready_from(&c->ring, head));
+		if (ret < 0 && (ret = fiob_ring_enter_failed(&c->ring, ret)))
+			return ret;
+		ready = fiob_ring_cq_ready_from(&c->ring, head);
+	} while (ready < min);
+	return fiob_req_lean_hand_out(c, head, ready, max);
 }
 
 int fiob_req_drain(struct fiob_core *c)

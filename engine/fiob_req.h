@@ -69,6 +69,8 @@ bool fiob_req_queue_pass(struct fiob_core *c, uint32_t id, void *owner,
 	r->file = file;
 	r->op = write ? FIOB_OP_WRITE : FIOB_OP_READ;
 	r->plan.kind = FIOB_KIND_PASS;
+	r->lean = !write;
+	c->nr_lean += !write;
 	/* Writes stay visible to a later RMW write; reads need no entry. */
 	if (write)
 		fiob_ovl_acquire_now(&c->ovl, id, file, off, off + len,
@@ -102,11 +104,105 @@ static inline int fiob_req_submit(struct fiob_core *c)
 	return fiob_req_submit_slow(c, ret);
 }
 
+/* fiob_req_reap() whenever anything but lean reads is in the engine. */
+int fiob_req_reap_any(struct fiob_core *c, unsigned int min, unsigned int max);
+
+/* fiob_req_reap() of lean reads when fewer than @min are ready (or none). */
+int fiob_req_reap_lean_wait(struct fiob_core *c, unsigned int min,
+			    unsigned int max);
+
+/*
+ * Only lean reads in flight, and nothing else in the engine: no request
+ * done and waiting, none waiting for a slot or a range (they are busy and
+ * not lean), and no SQE left unsubmitted.
+ */
+static inline bool fiob_req_all_lean(const struct fiob_core *c)
+{
+	return c->nr_lean == c->nr_busy && !fiob_ring_sq_unflushed(&c->ring);
+}
+
+/*
+ * Hand out up to @max of the @ready lean reads' CQEs from CQ position @head
+ * where they lie, and give their entries back to the kernel now. Nothing is
+ * dispatched and nothing submitted before fiob_req_event() reads them, and
+ * each request in flight owes one CQE, so those entries stay intact
+ * (fiob_ring_cq_head).
+ */
+static inline int fiob_req_lean_hand_out(struct fiob_core *c,
+					 unsigned int head, unsigned int ready,
+					 unsigned int max)
+{
+	unsigned int n = ready < max ? ready : max;
+
+	c->lean_head = head;
+	c->lean_n = n;
+	fiob_ring_cq_release(&c->ring, head + n);
+	c->nr_lean -= n;
+	c->nr_busy -= n;
+	return (int)n;
+}
+
 /*
  * Wait until at least @min requests are complete; return how many (at most
- * @max) are ready for fiob_core_event(0 .. n-1), or -errno.
+ * @max) are ready for fiob_req_event(0 .. n-1), or -errno. A poll (@min 0)
+ * enters the kernel once if nothing is ready: DEFER_TASKRUN posts nothing
+ * until then.
+ *
+ * Inline in the caller for the job whose I/O is all lean reads (an aligned
+ * read job): there it reaps as fio's io_uring does, counting the CQEs and
+ * completing each request only when fiob_req_event() is asked for it.
  */
-int fiob_req_reap(struct fiob_core *c, unsigned int min, unsigned int max);
+static inline int fiob_req_reap(struct fiob_core *c, unsigned int min,
+				unsigned int max)
+{
+	unsigned int head, ready;
+
+	c->lean_n = 0;
+	if (c->returned)
+		fiob_core_forget_returned(c);
+	if (!fiob_req_all_lean(c))
+		return fiob_req_reap_any(c, min, max);
+	head = fiob_ring_cq_head(&c->ring);
+	ready = fiob_ring_cq_ready_from(&c->ring, head);
+	if (ready < min || !(ready | min))
+		return fiob_req_reap_lean_wait(c, min, max);
+	return fiob_req_lean_hand_out(c, head, ready, max);
+}
+
+/*
+ * A lean read's CQE, handed out in place by the reap: the request gets its
+ * result here, when the caller asks for it, as direct_done() (fiob_req.c)
+ * would have given it. A lean read has no slot, no overlap entry and no
+ * waiters, so nothing else depended on its completion.
+ */
+static inline struct fiob_req *fiob_req_lean_done(struct fiob_core *c,
+						  const struct io_uring_cqe *cqe)
+{
+	struct fiob_req *r = &c->reqs[fiob_ring_tag_id(cqe->user_data)];
+	int res = cqe->res;
+
+	if (res < 0) {
+		r->err = res;
+		r->done = 0;
+		return r;
+	}
+	r->done = (uint64_t)res < r->len ? (uint64_t)res : r->len;
+	c->stats.device_bytes_read += r->done;
+	c->stats.user_bytes_read += r->done;
+	if (r->done < r->len)
+		c->stats.short_done++;
+	return r;
+}
+
+/* The @i-th request the last fiob_req_reap() handed out. */
+static inline struct fiob_req *fiob_req_event(struct fiob_core *c,
+					      unsigned int i)
+{
+	if (c->lean_n)
+		return fiob_req_lean_done(c, fiob_ring_cqe_at(&c->ring,
+							      c->lean_head + i));
+	return fiob_core_event(c, i);
+}
 
 /*
  * Finish every accepted request, however long the kernel takes. fio can stop

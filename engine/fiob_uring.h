@@ -388,6 +388,13 @@ static inline bool fiob_ring_cq_backlog(struct fiob_ring *r)
 	return fiob_ring_flush_backlog(r);
 }
 
+/* (The ring is never set up with CQE32: a CQE is one array entry.) */
+static inline const struct io_uring_cqe *
+fiob_ring_cqe_at(const struct fiob_ring *r, unsigned int index)
+{
+	return &r->uring.cq.cqes[index & r->uring.cq.ring_mask];
+}
+
 /*
  * Take the next completion off the CQ: its tag and result are copied out
  * and the CQ head moves past it before the caller acts on it, so a handler
@@ -409,11 +416,60 @@ static inline bool fiob_ring_pop_cqe(struct fiob_ring *r, uint64_t *data,
 		if (!fiob_ring_cq_backlog(r))
 			return false;
 	}
-	cqe = &u->cq.cqes[io_uring_cqe_index(u, head, u->cq.ring_mask)];
+	cqe = fiob_ring_cqe_at(r, head);
 	*data = cqe->user_data;
 	*res = cqe->res;
 	io_uring_smp_store_release(u->cq.khead, head + 1);
 	return true;
+}
+
+/*
+ * The CQ in bulk, for a caller that hands CQEs out where they lie: take the
+ * head, see how many are ready from it, give them all back to the kernel at
+ * once (fiob_ring_cq_release), and read them after (fiob_ring_cqe_at).
+ * Reading a released entry is safe while the kernel cannot come round to
+ * it: it writes CQ position p again only as position p + cq_entries. So
+ * after releasing up to h + n, entries h .. h+n-1 stay intact as long as
+ * at most cq_entries - n CQEs are owed beyond them: true until the caller
+ * submits again when it has at most cq_entries requests in flight, one CQE
+ * each (fiob_core.c, cq_bound).
+ */
+static inline unsigned int fiob_ring_cq_head(const struct fiob_ring *r)
+{
+	return *r->uring.cq.khead;
+}
+
+static inline unsigned int fiob_ring_cq_ready_from(const struct fiob_ring *r,
+						   unsigned int head)
+{
+	return io_uring_smp_load_acquire(r->uring.cq.ktail) - head;
+}
+
+static inline void fiob_ring_cq_release(struct fiob_ring *r, unsigned int head)
+{
+	io_uring_smp_store_release(r->uring.cq.khead, head);
+}
+
+/*
+ * Wait for @n CQEs (0: only enter, for what DEFER_TASKRUN holds back),
+ * submitting whatever is prepared.
+ */
+static inline int fiob_ring_wait_nr(struct fiob_ring *r, unsigned int n)
+{
+	if (r->sqpoll)
+		return n ? io_uring_submit_and_wait(&r->uring, n) :
+			   io_uring_get_events(&r->uring);
+	return fiob_ring_enter(r, n);
+}
+
+/*
+ * SQEs prepared and not yet handed to the kernel. Without SQPOLL it is all
+ * fiob_ring_sq_ready() can count once a submit has succeeded (the kernel
+ * takes what an enter hands it), and it reads no kernel memory.
+ */
+static inline bool fiob_ring_sq_unflushed(const struct fiob_ring *r)
+{
+	return r->uring.sq.sqe_tail != r->uring.sq.sqe_head;
 }
 
 #endif

@@ -58,6 +58,9 @@ static struct {
 	struct op hist[MAX_OPS];	/* the random run, in issue order */
 	bool hist_done[MAX_OPS];
 	int seq;			/* history index of the next queue_op */
+	bool inline_pass;	/* try fiob_req_queue_pass() first, as fio-bounce.c */
+	int lean_reaps;		/* reaps that handed out lean reads in place */
+	int reaps;		/* reaps that handed out anything */
 } F;
 
 static char msg[256];
@@ -111,6 +114,8 @@ static int fx_open(uint32_t depth, uint32_t nr_slots, enum fiob_mode mode,
 	int fd, ret;
 
 	fx_close();
+	F.inline_pass = false;
+	F.lean_reaps = F.reaps = 0;
 	memset(F.model, 0, sizeof(F.model));
 	memset(F.ops, 0, sizeof(F.ops));
 	F.nr_busy = 0;
@@ -223,9 +228,14 @@ static int queue_op(int id, bool write, uint64_t off, uint64_t len, size_t mis)
 			       F.msize - off < len ? F.msize - off : len;
 		memcpy(F.data[id], F.model + off, o->done_want);
 	}
-	ret = fiob_req_queue(&F.c, (uint32_t)id, o, 0,
-			      write ? FIOB_OP_WRITE : FIOB_OP_READ, b + mis,
-			      off, len, NO_ATTR);
+	if (F.inline_pass &&
+	    fiob_req_queue_pass(&F.c, (uint32_t)id, o, 0, write, b + mis,
+				off, len, NO_ATTR))
+		ret = FIOB_QUEUED;
+	else
+		ret = fiob_req_queue(&F.c, (uint32_t)id, o, 0,
+				     write ? FIOB_OP_WRITE : FIOB_OP_READ,
+				     b + mis, off, len, NO_ATTR);
 	if (ret != FIOB_QUEUED)
 		return ret;
 	o->busy = true;
@@ -309,8 +319,10 @@ static int reap(unsigned int min)
 	n = fiob_req_reap(&F.c, min, MAXD);
 	if (n < 0 || (unsigned int)n < min)
 		return err("reap(%u) = %d", min, n);
+	F.lean_reaps += F.c.lean_n > 0;
+	F.reaps += n > 0;
 	for (i = 0; i < n; i++)
-		if (complete(fiob_core_event(&F.c, (unsigned int)i)))
+		if (complete(fiob_req_event(&F.c, (unsigned int)i)))
 			return -1;
 	return n;
 }
@@ -479,6 +491,37 @@ RANDOM_CASE(random_mix_unregistered_slots_match_model, FIOB_MODE_AUTO,
 RANDOM_CASE(random_mix_bounce_always_matches_model, FIOB_MODE_ALWAYS,
 	    REG_SLOTS, 1500)
 
+/*
+ * The adapter's way in: aligned reads and writes queued inline
+ * (fiob_req_queue_pass), so that reaps with only lean reads in flight hand
+ * their CQEs out in place, and the others (a write, a bounced request, an
+ * unsubmitted SQE in flight) reap them through the general path: both in
+ * one run, checked against the byte model and the stats.
+ */
+static void random_mix_inline_pass_lean_and_general_reaps_match_model(void)
+{
+	int ret = fx_open(MAXD, MAXD, FIOB_MODE_AUTO, 150001, REG_SLOTS);
+
+	if (ret) {
+		fx_close();
+		FT_FAIL("setup: %s", strerror(-ret));
+	}
+	F.inline_pass = true;
+	ret = run_random(3000);
+	if (!ret)
+		ret = fx_verify();
+	if (!ret)
+		ret = check_stats();
+	if (!ret && !F.lean_reaps)
+		ret = err("no reap handed out lean reads: the path never ran");
+	if (!ret && F.c.nr_lean)
+		ret = err("%u lean reads left counted after draining",
+			  F.c.nr_lean);
+	fx_close();
+	if (ret)
+		FT_FAIL("%s", msg);
+}
+
 /* Open a fixture or fail the case (closing whatever was set up). */
 #define OPEN(depth, slots, mode, size)					\
 	do {								\
@@ -536,6 +579,63 @@ static void window_writes_across_eof_leave_buffered_file_size(void)
 }
 
 /* Cut the file (and model) back to @size between rounds. */
+/*
+ * Aligned reads queued inline, alone in flight: every reap hands them out
+ * in place (lean), a short one at EOF and an empty one past it included,
+ * with their bytes counted once. A write among them sends the reap through
+ * the general path, which completes the lean reads in flight too; after
+ * it, reads alone are lean again.
+ */
+static void lean_reads_reap_in_place_and_give_way_to_a_write(void)
+{
+	/* 150001 bytes: 36 whole blocks and 2545 bytes of the 37th. */
+	static const uint64_t offs[] = { 0, 8192, 65536, 147456, 151552 };
+	uint64_t bytes = 0, i;
+	int id;
+
+	OPEN(MAXD, MAXD, FIOB_MODE_AUTO, 150001);
+	F.inline_pass = true;
+	for (i = 0; i < 5; i++)
+		STEP(q((int)i, false, offs[i], BLK, 0));
+	while (F.nr_busy)
+		STEP(reap(1));
+	if (F.lean_reaps != F.reaps || !F.reaps) {
+		fx_close();
+		FT_FAIL("%d of %d reaps of reads alone were lean", F.lean_reaps,
+			F.reaps);
+	}
+	bytes = 4 * BLK - BLK + 2545;
+	if (F.c.stats.user_bytes_read != bytes ||
+	    F.c.stats.device_bytes_read != bytes || F.c.stats.short_done != 2) {
+		fx_close();
+		FT_FAIL("read bytes %" PRIu64 "/%" PRIu64 " short %" PRIu64
+			", want %" PRIu64 " and 2", F.c.stats.user_bytes_read,
+			F.c.stats.device_bytes_read, F.c.stats.short_done,
+			bytes);
+	}
+	F.lean_reaps = F.reaps = 0;
+	STEP(q(0, true, 16384, BLK, 0));
+	for (id = 1; id < 6; id++)
+		STEP(q(id, false, 32768 + (uint64_t)id * BLK, BLK, 0));
+	STEP(reap(6));
+	if (F.lean_reaps) {
+		fx_close();
+		FT_FAIL("a reap with a write in flight was lean");
+	}
+	for (id = 0; id < 4; id++)
+		STEP(q(id, false, (uint64_t)id * 2 * BLK, BLK, 0));
+	while (F.nr_busy)
+		STEP(reap(1));
+	if (!F.lean_reaps || F.c.nr_lean || !fiob_core_idle(&F.c)) {
+		fx_close();
+		FT_FAIL("after the write: %d lean reaps, %u lean left, idle %d",
+			F.lean_reaps, F.c.nr_lean, fiob_core_idle(&F.c));
+	}
+	STEP(fx_verify());
+	STEP(check_stats());
+	fx_close();
+}
+
 static int fx_truncate(uint64_t size)
 {
 	if (ftruncate(F.fd, (off_t)size))
@@ -644,8 +744,8 @@ static int raw_io(enum fiob_op op, uint64_t off, uint64_t len, size_t mis,
 	n = fiob_req_reap(&F.c, 1, 1);
 	if (n != 1)
 		return -EIO;
-	*done = fiob_core_event(&F.c, 0)->done;
-	return fiob_core_event(&F.c, 0)->err;
+	*done = fiob_req_event(&F.c, 0)->done;
+	return fiob_req_event(&F.c, 0)->err;
 }
 
 static void bounce_never_passes_misaligned_io_to_the_kernel(void)
@@ -767,6 +867,8 @@ FT_MAIN(
 	FT_RUN(random_mix_fixedbufs_registered_file_matches_model);
 	FT_RUN(random_mix_unregistered_slots_match_model);
 	FT_RUN(random_mix_bounce_always_matches_model);
+	FT_RUN(random_mix_inline_pass_lean_and_general_reaps_match_model);
+	FT_RUN(lean_reads_reap_in_place_and_give_way_to_a_write);
 	FT_RUN(short_reads_at_eof_return_only_user_bytes);
 	FT_RUN(window_writes_across_eof_leave_buffered_file_size);
 	FT_RUN(rmw_reads_past_eof_see_zeros_not_stale_slot_bytes);
