@@ -2,7 +2,8 @@
 
 The one speed figure this shared, noisy machine does not move. Each side of
 a row runs under 'valgrind --tool=callgrind' twice, with number_ios=20000
-and 40000; (Ir(40000) - Ir(20000)) / 20000 is the user-space instructions
+and 40000, and that three times, interleaved with the other side (the
+figure is each side's median); (Ir(40000) - Ir(20000)) / 20000 is the user-space instructions
 per I/O with fio's start-up and teardown (and the engine's load-time copy
 calibration) cancelled out. All threads are counted (fio runs with
 thread=1, so the job is in the one process callgrind follows).
@@ -39,6 +40,11 @@ from pathlib import Path
 
 SECTION = 'instructions per I/O (callgrind)'
 N1, N2 = 20000, 40000
+# Runs per side and row, interleaved (ref, bounce, ref, ...); a row's figure
+# is each side's median. fio's own share of the count is not fixed: how many
+# CQEs each getevents finds depends on timing, and moves a QD32 total by up
+# to +-50 between runs of one build (the engine's own count does not move).
+REPEATS = 3
 COMMON = {'direct': 1, 'thread': 1, 'norandommap': 1, 'randrepeat': 1}
 JOB = {'rw': 'randread', 'bs': '4k'}
 ROWS = [
@@ -97,30 +103,45 @@ def run_rows(dev, engine, tmp, only=None, log=print):
             continue
         log(f'{name} (callgrind)')
         row = {'name': name, 'target': target}
+        runs = {'ref': [], 'bounce': []}
         try:
-            for side in ('ref', 'bounce'):
-                tag = f'{side}.qd{qd}{".misaligned" if extra and side == "bounce" else ""}'
-                row[side], row[f'{side}_files'] = per_io(
-                    options(dev, engine, qd, side, extra), tmp, tag)
+            for rep in range(REPEATS):
+                for side in ('ref', 'bounce'):
+                    tag = (f'{side}.qd{qd}'
+                           f'{".misaligned" if extra and side == "bounce" else ""}'
+                           f'.r{rep}')
+                    runs[side].append(per_io(
+                        options(dev, engine, qd, side, extra), tmp, tag))
         except (CallgrindError, subprocess.TimeoutExpired) as e:
             log(f'  ERROR: {e}')
             rows.append(row | {'error': str(e)})
             continue
+        for side in ('ref', 'bounce'):
+            ordered = sorted(runs[side], key=lambda run: run[0])
+            row[side], row[f'{side}_files'] = ordered[len(ordered) // 2]
+            row[f'{side}_runs'] = [run[0] for run in runs[side]]
         row['ratio'] = row['bounce'] / row['ref']
         row['result'] = 'PASS' if row['ratio'] <= target else 'MISS'
         log(f'  io_uring {row["ref"]:.0f}, fio-bounce {row["bounce"]:.0f}'
-            f' instructions/I/O: {row["ratio"]:.3f}')
+            f' instructions/I/O: {row["ratio"]:.3f} (runs: io_uring '
+            f'{spread(row["ref_runs"])}, fio-bounce '
+            f'{spread(row["bounce_runs"])})')
         for side in ('ref', 'bounce'):
             row[f'{side}_files'] = [str(p) for p in row[f'{side}_files']]
         rows.append(row)
     return rows
 
 
+def spread(values):
+    return '/'.join(f'{v:.0f}' for v in values)
+
+
 def format_rows(rows):
     head = (f'{"workload":42} {"io_uring":>9} {"fio-bounce":>10} '
             f'{"ratio":>6} {"target":>7}  result')
     lines = [f'\n[{SECTION}] (Ir({N2}) - Ir({N1})) / {N2 - N1}, thread=1, '
-             f'fio-bounce with FIOB_COPY={COPY_ROUTINE}',
+             f'fio-bounce with FIOB_COPY={COPY_ROUTINE}; median of '
+             f'{REPEATS} interleaved runs per side (each run below)',
              head, '-' * len(head)]
     for r in rows:
         if 'error' in r:
@@ -130,6 +151,8 @@ def format_rows(rows):
         lines.append(f'{r["name"]:42} {r["ref"]:9.0f} {r["bounce"]:10.0f} '
                      f'{r["ratio"]:6.3f} {"<=" + format(r["target"], ".2f"):>7}'
                      f'  {r["result"]}{"  (vs " + ref + ")" if ref else ""}')
+        lines.append(f'{"  runs":42} {spread(r["ref_runs"]):>9} '
+                     f'{spread(r["bounce_runs"]):>10}')
     return '\n'.join(lines)
 
 

@@ -1293,45 +1293,85 @@ static int fiob_commit(struct thread_data *td)
 	return fiob_commit_batch(td);
 }
 
-/*
- * getevents: at least @min completions (0 when fio only polls). fio's
- * io_uring does not sleep in the kernel under iodepth_batch_complete_min=0,
- * but it still spins until it holds @min events: fio counts on them.
- */
-static int fiob_getevents(struct thread_data *td, unsigned int min,
-			  unsigned int max, const struct timespec *t)
+/* getevents after fiob_req_reap_now(): waits, and all but lean reads. */
+static __attribute__((noinline))
+int fiob_getevents_wait(struct thread_data *td, unsigned int min,
+			unsigned int max)
 {
 	struct fiob_data *bd = td->io_ops_data;
 	int ret;
 
-	ret = fiob_req_reap(&bd->core, min, max);
+	ret = fiob_req_reap_wait(&bd->core, min, max);
 	if (ret < 0)
 		td_verror(td, -ret, "io_uring_enter");
 	return ret;
 }
 
-/* event: the i-th completion, with user (never window) byte counts. */
-static struct io_u *fiob_event(struct thread_data *td, int event)
+/*
+ * getevents: at least @min completions (0 when fio only polls). fio's
+ * io_uring does not sleep in the kernel under iodepth_batch_complete_min=0,
+ * but it still spins until it holds @min events: fio counts on them. Lean
+ * reads already complete are reaped inline, with no call.
+ */
+static int fiob_getevents(struct thread_data *td, unsigned int min,
+			  unsigned int max, const struct timespec *t)
 {
 	struct fiob_data *bd = td->io_ops_data;
-	struct fiob_req *r = fiob_req_event(&bd->core, (unsigned int)event);
-	struct io_u *io_u = r->owner;
-	struct fiob_options *o;
+	int n;
 
-	if (!r->err) {
-		io_u->error = 0;
-		if (r->done < io_u->xfer_buflen)
-			io_u->resid = io_u->xfer_buflen - r->done;
-		return io_u;
-	}
-	io_u->error = -r->err;
-	o = td->eo;
-	if (r->err == -EOPNOTSUPP && o->hipri && !bd->hipri_warned) {
+	if (fiob_req_reap_now(&bd->core, min, max, &n))
+		return n;
+	return fiob_getevents_wait(td, min, max);
+}
+
+/* An I/O failed with @err (-errno): tell fio, and say why where it helps. */
+static __attribute__((noinline))
+struct io_u *fiob_event_failed(struct thread_data *td, struct io_u *io_u,
+			       int err)
+{
+	struct fiob_data *bd = td->io_ops_data;
+	struct fiob_options *o = td->eo;
+
+	io_u->error = -err;
+	if (err == -EOPNOTSUPP && o->hipri && !bd->hipri_warned) {
 		bd->hipri_warned = true;
 		log_err("fio-bounce: hipri: %s does not support polled I/O\n",
 			io_u->file->file_name);
 	}
 	return io_u;
+}
+
+/* @io_u moved @done bytes (the user's, never a window's). */
+static inline struct io_u *fiob_event_done(struct io_u *io_u, uint64_t done)
+{
+	io_u->error = 0;
+	if (done < io_u->xfer_buflen)
+		io_u->resid = io_u->xfer_buflen - done;
+	return io_u;
+}
+
+/*
+ * event: the i-th completion. An aligned read job's reads come straight
+ * from their CQEs (fiob_req_lean_event), everything else from its request.
+ */
+static struct io_u *fiob_event(struct thread_data *td, int event)
+{
+	struct fiob_data *bd = td->io_ops_data;
+	struct fiob_req *r;
+	struct io_u *io_u;
+	int res;
+
+	if (fiob_req_lean_reaped(&bd->core)) {
+		io_u = fiob_req_lean_event(&bd->core, (unsigned int)event, &res);
+		if (res < 0)
+			return fiob_event_failed(td, io_u, res);
+		return fiob_event_done(io_u, (uint64_t)res);
+	}
+	r = fiob_req_event(&bd->core, (unsigned int)event);
+	io_u = r->owner;
+	if (r->err)
+		return fiob_event_failed(td, io_u, r->err);
+	return fiob_event_done(io_u, r->done);
 }
 
 /*

@@ -96,8 +96,35 @@ INLINE void fwd_tail(unsigned char *d, const unsigned char *s,
 		     unsigned char *end, const unsigned char *send, size_t V,
 		     int wide)
 {
-	for (; d < end; d += V, s += V)
+	/*
+	 * Fewer than UNROLL(V) vectors are left before the last one: 4, 2,
+	 * then 1 and 1, instead of a loop of single vectors (a third of the
+	 * instructions of a 4 KiB copy went to that loop's control).
+	 */
+	if (UNROLL(V) == 8 && end - d > (ptrdiff_t)(4 * V)) {
 		move(d, s, V, wide);
+		move(d + V, s + V, V, wide);
+		move(d + 2 * V, s + 2 * V, V, wide);
+		move(d + 3 * V, s + 3 * V, V, wide);
+		d += 4 * V;
+		s += 4 * V;
+	}
+	if (end - d > (ptrdiff_t)(2 * V)) {
+		move(d, s, V, wide);
+		move(d + V, s + V, V, wide);
+		d += 2 * V;
+		s += 2 * V;
+	}
+	if (end - d > (ptrdiff_t)V) {
+		move(d, s, V, wide);
+		d += V;
+		s += V;
+	}
+	if (d < end) {
+		move(d, s, V, wide);
+		d += V;
+		s += V;
+	}
 	if (splits_page(end, V))
 		memcpy(d, s, end + V - d);	/* d is the page boundary */
 	else
@@ -162,7 +189,27 @@ INLINE void copy_bwd(unsigned char *d, const unsigned char *s, size_t n,
 		move(de + V, se + V, V, wide);
 		move(de, se, V, wide);
 	}
-	while (de > lo) {
+	/* The rest as in fwd_tail(), from the top down. */
+	if (UNROLL(V) == 8 && de - lo > (ptrdiff_t)(4 * V)) {
+		de -= 4 * V;
+		se -= 4 * V;
+		move(de + 3 * V, se + 3 * V, V, wide);
+		move(de + 2 * V, se + 2 * V, V, wide);
+		move(de + V, se + V, V, wide);
+		move(de, se, V, wide);
+	}
+	if (de - lo > (ptrdiff_t)(2 * V)) {
+		de -= 2 * V;
+		se -= 2 * V;
+		move(de + V, se + V, V, wide);
+		move(de, se, V, wide);
+	}
+	if (de - lo > (ptrdiff_t)V) {
+		de -= V;
+		se -= V;
+		move(de, se, V, wide);
+	}
+	if (de > lo) {
 		de -= V;
 		se -= V;
 		move(de, se, V, wide);

@@ -52,7 +52,9 @@ int fiob_core_init(struct fiob_core *c, const struct fiob_core_params *p)
 	c->p = *p;
 	c->err_what = "calloc";
 	c->done_mask = done_size - 1;
-	c->reqs = calloc(p->depth, sizeof(*c->reqs));
+	c->reqs = aligned_alloc(FIOB_REQ_ALIGN, p->depth * sizeof(*c->reqs));
+	if (c->reqs)
+		memset(c->reqs, 0, p->depth * sizeof(*c->reqs));
 	c->files = calloc(p->nr_files, sizeof(*c->files));
 	c->done_q = calloc(done_size, sizeof(*c->done_q));
 	if (!c->reqs || !c->files || !c->done_q) {

@@ -745,27 +745,14 @@ int wait_done(struct fiob_core *c, unsigned int min)
 
 int fiob_req_reap_any(struct fiob_core *c, unsigned int min, unsigned int max)
 {
-	int ret = wait_done(c, min);
+	int ret;
+
+	fiob_core_forget_returned(c);
+	ret = wait_done(c, min);
 
 	if (ret)
 		return ret;
 	return (int)fiob_core_hand_out(c, max);
-}
-
-int fiob_req_reap_lean_wait(struct fiob_core *c, unsigned int min,
-			    unsigned int max)
-{
-	unsigned int head = fiob_ring_cq_head(&c->ring), ready;
-	int ret;
-
-	do {
-		ret = fiob_ring_wait_nr(&c->ring, min -
-					fiob_ring_cq_ready_from(&c->ring, head));
-		if (ret < 0 && (ret = fiob_ring_enter_failed(&c->ring, ret)))
-			return ret;
-		ready = fiob_ring_cq_ready_from(&c->ring, head);
-	} while (ready < min);
-	return fiob_req_lean_hand_out(c, head, ready, max);
 }
 
 int fiob_req_drain(struct fiob_core *c)

@@ -107,9 +107,6 @@ static inline int fiob_req_submit(struct fiob_core *c)
 /* fiob_req_reap() whenever anything but lean reads is in the engine. */
 int fiob_req_reap_any(struct fiob_core *c, unsigned int min, unsigned int max);
 
-/* fiob_req_reap() of lean reads when fewer than @min are ready (or none). */
-int fiob_req_reap_lean_wait(struct fiob_core *c, unsigned int min,
-			    unsigned int max);
 
 /*
  * Only lean reads in flight, and nothing else in the engine: no request
@@ -143,54 +140,127 @@ static inline int fiob_req_lean_hand_out(struct fiob_core *c,
 }
 
 /*
- * Wait until at least @min requests are complete; return how many (at most
- * @max) are ready for fiob_req_event(0 .. n-1), or -errno. A poll (@min 0)
- * enters the kernel once if nothing is ready: DEFER_TASKRUN posts nothing
- * until then.
- *
- * Inline in the caller for the job whose I/O is all lean reads (an aligned
- * read job): there it reaps as fio's io_uring does, counting the CQEs and
- * completing each request only when fiob_req_event() is asked for it.
+ * The reap of a job whose I/O is all lean reads (an aligned read job), when
+ * it needs no wait: as fio's io_uring reaps, count the CQEs, and complete
+ * each request only when fiob_req_event() / fiob_req_lean_event() is asked
+ * for it. Returns true with @n set if it reaped; false if the caller must
+ * go on with fiob_req_reap_wait(). No call, no wait: it inlines into the
+ * caller's fast path.
  */
-static inline int fiob_req_reap(struct fiob_core *c, unsigned int min,
-				unsigned int max)
+static inline bool fiob_req_reap_now(struct fiob_core *c, unsigned int min,
+				     unsigned int max, int *n)
 {
 	unsigned int head, ready;
 
 	c->lean_n = 0;
+	/* A bounced job never gets further (and forgets in _reap_any()). */
+	if (!c->nr_lean)
+		return false;
 	if (c->returned)
 		fiob_core_forget_returned(c);
 	if (!fiob_req_all_lean(c))
-		return fiob_req_reap_any(c, min, max);
+		return false;
 	head = fiob_ring_cq_head(&c->ring);
 	ready = fiob_ring_cq_ready_from(&c->ring, head);
 	if (ready < min || !(ready | min))
-		return fiob_req_reap_lean_wait(c, min, max);
+		return false;
+	*n = fiob_req_lean_hand_out(c, head, ready, max);
+	return true;
+}
+
+/* fiob_req_reap() of lean reads when fewer than @min are ready (or none). */
+static inline int fiob_req_reap_lean_wait(struct fiob_core *c,
+					  unsigned int min, unsigned int max)
+{
+	unsigned int head = fiob_ring_cq_head(&c->ring), ready;
+	int ret;
+
+	do {
+		ret = fiob_ring_wait_nr(&c->ring, min -
+					fiob_ring_cq_ready_from(&c->ring, head));
+		if (ret < 0 && (ret = fiob_ring_enter_failed(&c->ring, ret)))
+			return ret;
+		ready = fiob_ring_cq_ready_from(&c->ring, head);
+	} while (ready < min);
 	return fiob_req_lean_hand_out(c, head, ready, max);
 }
 
 /*
- * A lean read's CQE, handed out in place by the reap: the request gets its
- * result here, when the caller asks for it, as direct_done() (fiob_req.c)
- * would have given it. A lean read has no slot, no overlap entry and no
- * waiters, so nothing else depended on its completion.
+ * Wait until at least @min requests are complete; return how many (at most
+ * @max) are ready for fiob_req_event(0 .. n-1), or -errno. A poll (@min 0)
+ * enters the kernel once if nothing is ready: DEFER_TASKRUN posts nothing
+ * until then. fiob_req_reap_wait() is its second half, for a caller that
+ * tried fiob_req_reap_now() first.
  */
-static inline struct fiob_req *fiob_req_lean_done(struct fiob_core *c,
-						  const struct io_uring_cqe *cqe)
+static inline int fiob_req_reap_wait(struct fiob_core *c, unsigned int min,
+				     unsigned int max)
 {
-	struct fiob_req *r = &c->reqs[fiob_ring_tag_id(cqe->user_data)];
-	int res = cqe->res;
+	if (c->nr_lean && fiob_req_all_lean(c))
+		return fiob_req_reap_lean_wait(c, min, max);
+	return fiob_req_reap_any(c, min, max);
+}
 
-	if (res < 0) {
-		r->err = res;
-		r->done = 0;
-		return r;
+static inline int fiob_req_reap(struct fiob_core *c, unsigned int min,
+				unsigned int max)
+{
+	int n;
+
+	if (fiob_req_reap_now(c, min, max, &n))
+		return n;
+	return fiob_req_reap_wait(c, min, max);
+}
+
+/*
+ * The @i-th lean read the last fiob_req_reap() handed out in place: its
+ * owner, and its result in @res (bytes read, or -errno), counted as
+ * direct_done() (fiob_req.c) counts. A lean read has no slot, no overlap
+ * entry and no waiters, so nothing else depended on its completion; its
+ * request is not written (only the done queue's requests are read back).
+ */
+static inline struct fiob_req *fiob_req_lean_req(struct fiob_core *c,
+						 unsigned int i,
+						 const struct io_uring_cqe **cqe)
+{
+	*cqe = fiob_ring_cqe_at(&c->ring, c->lean_head + i);
+	return &c->reqs[fiob_ring_tag_id((*cqe)->user_data)];
+}
+
+static inline void *fiob_req_lean_event(struct fiob_core *c, unsigned int i,
+					int *res)
+{
+	const struct io_uring_cqe *cqe;
+	const struct fiob_req *r = fiob_req_lean_req(c, i, &cqe);
+	uint64_t done;
+
+	*res = cqe->res;
+	if (*res >= 0) {
+		done = (uint64_t)*res < r->len ? (uint64_t)*res : r->len;
+		*res = (int)done;
+		c->stats.device_bytes_read += done;
+		c->stats.user_bytes_read += done;
+		if (done < r->len)
+			c->stats.short_done++;
 	}
-	r->done = (uint64_t)res < r->len ? (uint64_t)res : r->len;
-	c->stats.device_bytes_read += r->done;
-	c->stats.user_bytes_read += r->done;
-	if (r->done < r->len)
-		c->stats.short_done++;
+	return r->owner;
+}
+
+/* Whether the last fiob_req_reap() handed out lean reads. */
+static inline bool fiob_req_lean_reaped(const struct fiob_core *c)
+{
+	return c->lean_n;
+}
+
+/* A lean read's request, its result filled in as a done request's is. */
+static inline struct fiob_req *fiob_req_lean_done(struct fiob_core *c,
+						  unsigned int i)
+{
+	const struct io_uring_cqe *cqe;
+	struct fiob_req *r = fiob_req_lean_req(c, i, &cqe);
+	int res;
+
+	fiob_req_lean_event(c, i, &res);
+	r->err = res < 0 ? res : 0;
+	r->done = res < 0 ? 0 : (uint64_t)res;
 	return r;
 }
 
@@ -198,9 +268,8 @@ static inline struct fiob_req *fiob_req_lean_done(struct fiob_core *c,
 static inline struct fiob_req *fiob_req_event(struct fiob_core *c,
 					      unsigned int i)
 {
-	if (c->lean_n)
-		return fiob_req_lean_done(c, fiob_ring_cqe_at(&c->ring,
-							      c->lean_head + i));
+	if (fiob_req_lean_reaped(c))
+		return fiob_req_lean_done(c, i);
 	return fiob_core_event(c, i);
 }
 
