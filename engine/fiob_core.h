@@ -52,12 +52,14 @@ struct fiob_file {
 	struct fiob_share_member share;	/* kind 0: not shared */
 };
 
-/* A request as data; what happens to it is fiob_req.c's. */
 /*
- * A power-of-two size, so that a CQE's request id becomes its request with a
- * shift (on every I/O's queue, reap and event) rather than a multiply.
+ * A request's size, a power of two, so that a CQE's request id becomes its
+ * request with a shift (on every I/O's queue, reap and event) rather than
+ * a multiply.
  */
 #define FIOB_REQ_ALIGN	256
+
+/* A request as data; what happens to it is fiob_req.c's. */
 struct fiob_req {
 	void *owner;		/* the caller's handle (fio's io_u) */
 	char *buf;

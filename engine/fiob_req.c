@@ -749,7 +749,6 @@ int fiob_req_reap_any(struct fiob_core *c, unsigned int min, unsigned int max)
 
 	fiob_core_forget_returned(c);
 	ret = wait_done(c, min);
-
 	if (ret)
 		return ret;
 	return (int)fiob_core_hand_out(c, max);

@@ -107,7 +107,6 @@ static inline int fiob_req_submit(struct fiob_core *c)
 /* fiob_req_reap() whenever anything but lean reads is in the engine. */
 int fiob_req_reap_any(struct fiob_core *c, unsigned int min, unsigned int max);
 
-
 /*
  * Only lean reads in flight, and nothing else in the engine: no request
  * done and waiting, none waiting for a slot or a range (they are busy and
@@ -210,13 +209,7 @@ static inline int fiob_req_reap(struct fiob_core *c, unsigned int min,
 	return fiob_req_reap_wait(c, min, max);
 }
 
-/*
- * The @i-th lean read the last fiob_req_reap() handed out in place: its
- * owner, and its result in @res (bytes read, or -errno), counted as
- * direct_done() (fiob_req.c) counts. A lean read has no slot, no overlap
- * entry and no waiters, so nothing else depended on its completion; its
- * request is not written (only the done queue's requests are read back).
- */
+/* The @i-th lean read handed out in place: its CQE and its request. */
 static inline struct fiob_req *fiob_req_lean_req(struct fiob_core *c,
 						 unsigned int i,
 						 const struct io_uring_cqe **cqe)
@@ -225,6 +218,13 @@ static inline struct fiob_req *fiob_req_lean_req(struct fiob_core *c,
 	return &c->reqs[fiob_ring_tag_id((*cqe)->user_data)];
 }
 
+/*
+ * The @i-th lean read the last fiob_req_reap() handed out in place: its
+ * owner, and its result in @res (bytes read, or -errno), counted as
+ * direct_done() (fiob_req.c) counts. A lean read has no slot, no overlap
+ * entry and no waiters, so nothing else depended on its completion; its
+ * request is not written (only the done queue's requests are read back).
+ */
 static inline void *fiob_req_lean_event(struct fiob_core *c, unsigned int i,
 					int *res)
 {
