@@ -5,7 +5,10 @@
  * A request's life:
  *   queue -> [wait behind an overlapping RMW window] -> [RMW reads] ->
  *   main transfer -> done queue -> the caller picks it up with
- *   fiob_core_event() after fiob_req_reap().
+ *   fiob_req_event() after fiob_req_reap().
+ * A lean read (an aligned read queued inline) skips the done queue while
+ * nothing but lean reads is in flight: the reap hands its CQE out in place
+ * and fiob_req_event() / fiob_req_lean_event() complete it.
  *
  * Direction: this module sits above the core (fiob_core.h) and below the
  * fio adapter. It calls down into the core's state and services and into
@@ -42,7 +45,8 @@ int fiob_req_queue(struct fiob_core *c, uint32_t id, void *owner,
  * overlap table to conflict with and a free SQE. It does all of it or
  * nothing: false means nothing was touched, and the caller queues the
  * request with fiob_req_queue() instead. It stores only what the
- * completion (fiob_req.c, direct_done) and fiob_core_event() read.
+ * completion (fiob_req.c, direct_done, or fiob_req_lean_event) and
+ * fiob_req_event() read.
  */
 static inline __attribute__((always_inline))
 bool fiob_req_queue_pass(struct fiob_core *c, uint32_t id, void *owner,
