@@ -1362,12 +1362,13 @@ static struct io_u *fiob_event(struct thread_data *td, int event)
 	int res;
 
 	if (fiob_req_lean_reaped(&bd->core)) {
-		io_u = fiob_req_lean_event(&bd->core, (unsigned int)event, &res);
+		io_u = fiob_req_lean_event(&bd->core, (unsigned int)event,
+					   &res)->owner;
 		if (res < 0)
 			return fiob_event_failed(td, io_u, res);
 		return fiob_event_done(io_u, (uint64_t)res);
 	}
-	r = fiob_req_event(&bd->core, (unsigned int)event);
+	r = fiob_core_event(&bd->core, (unsigned int)event);
 	io_u = r->owner;
 	if (r->err)
 		return fiob_event_failed(td, io_u, r->err);

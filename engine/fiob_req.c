@@ -242,23 +242,6 @@ static void start(struct fiob_core *c, uint32_t id)
 	finish_unless_pending(c, r, id);
 }
 
-/*
- * Bytes a transfer moved on the device and for the user, per direction
- * (the device's: RMW reads count as reads). Their ratio is the alignment
- * amplification.
- */
-static inline void count_bytes(struct fiob_core *c, bool write,
-			       uint64_t device, uint64_t user)
-{
-	if (write) {
-		c->stats.device_bytes_write += device;
-		c->stats.user_bytes_write += user;
-	} else {
-		c->stats.device_bytes_read += device;
-		c->stats.user_bytes_read += user;
-	}
-}
-
 /* ---- accepting requests -------------------------------------------- */
 
 static void count_kind(struct fiob_core *c, const struct fiob_req *r)
@@ -496,7 +479,7 @@ static void rmw_read_done(struct fiob_core *c, uint32_t id, unsigned int tag,
 			r->err = res;
 	} else {
 		r->rmw_got[tag] = (uint32_t)res;
-		count_bytes(c, false, (uint64_t)res, 0);
+		fiob_req_count_bytes(c, false, (uint64_t)res, 0);
 	}
 	if (--r->pending)
 		return;
@@ -544,7 +527,7 @@ static void main_done(struct fiob_core *c, uint32_t id, int res)
 	}
 	/* Zero copy or not, the window's bytes come in order: head first. */
 	r->done = fiob_user_bytes(&r->plan, r->len, (uint64_t)res);
-	count_bytes(c, r->op == FIOB_OP_WRITE, (uint64_t)res, r->done);
+	fiob_req_count_bytes(c, r->op == FIOB_OP_WRITE, (uint64_t)res, r->done);
 	if (r->done < r->len)
 		c->stats.short_done++;
 	if (r->op == FIOB_OP_READ && r->plan.kind != FIOB_KIND_PASS && r->done)
@@ -584,7 +567,7 @@ static __attribute__((noinline)) void slot_done(struct fiob_core *c,
  * The fast path's other half, for a single-transfer read or write however
  * it was queued (pass-through or memory-bounced): no window to map back, no
  * EOF fix-up, and an overlap entry to drop only while the table is in use.
- * It writes what fiob_core_event() reads; the queue side wrote the rest.
+ * It writes what fiob_req_event() reads; the queue side wrote the rest.
  */
 static inline __attribute__((always_inline))
 void direct_done(struct fiob_core *c, struct fiob_req *r, uint32_t id, int res)
@@ -594,10 +577,8 @@ void direct_done(struct fiob_core *c, struct fiob_req *r, uint32_t id, int res)
 		r->err = res;
 		r->done = 0;
 	} else {
-		r->done = (uint64_t)res < r->len ? (uint64_t)res : r->len;
-		count_bytes(c, r->op == FIOB_OP_WRITE, r->done, r->done);
-		if (r->done < r->len)
-			c->stats.short_done++;
+		r->done = fiob_req_count_done(c, r->op == FIOB_OP_WRITE, res,
+					      r->len);
 		if (r->op == FIOB_OP_WRITE)
 			note_written(c, r);
 	}

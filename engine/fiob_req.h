@@ -108,6 +108,38 @@ static inline int fiob_req_submit(struct fiob_core *c)
 	return fiob_req_submit_slow(c, ret);
 }
 
+/*
+ * Bytes a transfer moved on the device and for the user, per direction
+ * (the device's: RMW reads count as reads). Their ratio is the alignment
+ * amplification.
+ */
+static inline void fiob_req_count_bytes(struct fiob_core *c, bool write,
+					uint64_t device, uint64_t user)
+{
+	if (write) {
+		c->stats.device_bytes_write += device;
+		c->stats.user_bytes_write += user;
+	} else {
+		c->stats.device_bytes_read += device;
+		c->stats.user_bytes_read += user;
+	}
+}
+
+/*
+ * A single transfer of @len user bytes (no window) came back with @res >= 0:
+ * the bytes it moved, clamped to @len, counted, and a short one counted.
+ */
+static inline uint64_t fiob_req_count_done(struct fiob_core *c, bool write,
+					   int res, uint64_t len)
+{
+	uint64_t done = (uint64_t)res < len ? (uint64_t)res : len;
+
+	fiob_req_count_bytes(c, write, done, done);
+	if (done < len)
+		c->stats.short_done++;
+	return done;
+}
+
 /* fiob_req_reap() whenever anything but lean reads is in the engine. */
 int fiob_req_reap_any(struct fiob_core *c, unsigned int min, unsigned int max);
 
@@ -213,39 +245,24 @@ static inline int fiob_req_reap(struct fiob_core *c, unsigned int min,
 	return fiob_req_reap_wait(c, min, max);
 }
 
-/* The @i-th lean read handed out in place: its CQE and its request. */
-static inline struct fiob_req *fiob_req_lean_req(struct fiob_core *c,
-						 unsigned int i,
-						 const struct io_uring_cqe **cqe)
-{
-	*cqe = fiob_ring_cqe_at(&c->ring, c->lean_head + i);
-	return &c->reqs[fiob_ring_tag_id((*cqe)->user_data)];
-}
-
 /*
  * The @i-th lean read the last fiob_req_reap() handed out in place: its
- * owner, and its result in @res (bytes read, or -errno), counted as
+ * request, and its result in @res (bytes read, or -errno), counted as
  * direct_done() (fiob_req.c) counts. A lean read has no slot, no overlap
  * entry and no waiters, so nothing else depended on its completion; its
- * request is not written (only the done queue's requests are read back).
+ * request is not written (only fiob_req_event() fills it in).
  */
-static inline void *fiob_req_lean_event(struct fiob_core *c, unsigned int i,
-					int *res)
+static inline struct fiob_req *fiob_req_lean_event(struct fiob_core *c,
+						   unsigned int i, int *res)
 {
-	const struct io_uring_cqe *cqe;
-	const struct fiob_req *r = fiob_req_lean_req(c, i, &cqe);
-	uint64_t done;
+	const struct io_uring_cqe *cqe = fiob_ring_cqe_at(&c->ring,
+							  c->lean_head + i);
+	struct fiob_req *r = &c->reqs[fiob_ring_tag_id(cqe->user_data)];
 
 	*res = cqe->res;
-	if (*res >= 0) {
-		done = (uint64_t)*res < r->len ? (uint64_t)*res : r->len;
-		*res = (int)done;
-		c->stats.device_bytes_read += done;
-		c->stats.user_bytes_read += done;
-		if (done < r->len)
-			c->stats.short_done++;
-	}
-	return r->owner;
+	if (*res >= 0)
+		*res = (int)fiob_req_count_done(c, false, *res, r->len);
+	return r;
 }
 
 /* Whether the last fiob_req_reap() handed out lean reads. */
@@ -254,27 +271,19 @@ static inline bool fiob_req_lean_reaped(const struct fiob_core *c)
 	return c->lean_n;
 }
 
-/* A lean read's request, its result filled in as a done request's is. */
-static inline struct fiob_req *fiob_req_lean_done(struct fiob_core *c,
-						  unsigned int i)
-{
-	const struct io_uring_cqe *cqe;
-	struct fiob_req *r = fiob_req_lean_req(c, i, &cqe);
-	int res;
-
-	fiob_req_lean_event(c, i, &res);
-	r->err = res < 0 ? res : 0;
-	r->done = res < 0 ? 0 : (uint64_t)res;
-	return r;
-}
-
 /* The @i-th request the last fiob_req_reap() handed out. */
 static inline struct fiob_req *fiob_req_event(struct fiob_core *c,
 					      unsigned int i)
 {
-	if (fiob_req_lean_reaped(c))
-		return fiob_req_lean_done(c, i);
-	return fiob_core_event(c, i);
+	struct fiob_req *r;
+	int res;
+
+	if (!fiob_req_lean_reaped(c))
+		return fiob_core_event(c, i);
+	r = fiob_req_lean_event(c, i, &res);
+	r->err = res < 0 ? res : 0;
+	r->done = res < 0 ? 0 : (uint64_t)res;
+	return r;
 }
 
 /*
