@@ -682,7 +682,7 @@ static inline int wait_cqe(struct fiob_core *c)
 {
 	if (__builtin_expect(fiob_share_waiting(&c->share), 0))
 		return fiob_ring_wait_timeout(&c->ring, FIOB_SHARE_POLL_NS);
-	return fiob_ring_wait(&c->ring);
+	return fiob_ring_wait_nr(&c->ring, 1);
 }
 
 /*

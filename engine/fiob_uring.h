@@ -340,16 +340,22 @@ static inline int fiob_ring_get_events(struct fiob_ring *r)
 	return io_uring_get_events(&r->uring);
 }
 
-/* Submit what is prepared and wait for at least one CQE. */
-static inline int fiob_ring_wait(struct fiob_ring *r)
+/*
+ * Submit what is prepared and wait for at least @n CQEs (0: only enter, for
+ * what DEFER_TASKRUN holds back).
+ */
+static inline int fiob_ring_wait_nr(struct fiob_ring *r, unsigned int n)
 {
-	return r->sqpoll ? io_uring_submit_and_wait(&r->uring, 1) :
-	       fiob_ring_enter(r, 1);
+	if (r->sqpoll)
+		return n ? io_uring_submit_and_wait(&r->uring, n) :
+			   io_uring_get_events(&r->uring);
+	return fiob_ring_enter(r, n);
 }
 
 /*
- * fiob_ring_wait(), but back after @ns nanoseconds at most (-ETIME), for a
- * caller that also waits for something that posts nothing to this ring.
+ * fiob_ring_wait_nr(@r, 1), but back after @ns nanoseconds at most
+ * (-ETIME), for a caller that also waits for something that posts nothing
+ * to this ring.
  */
 static inline int fiob_ring_wait_timeout(struct fiob_ring *r, long long ns)
 {
@@ -448,18 +454,6 @@ static inline unsigned int fiob_ring_cq_ready_from(const struct fiob_ring *r,
 static inline void fiob_ring_cq_release(struct fiob_ring *r, unsigned int head)
 {
 	io_uring_smp_store_release(r->uring.cq.khead, head);
-}
-
-/*
- * Wait for @n CQEs (0: only enter, for what DEFER_TASKRUN holds back),
- * submitting whatever is prepared.
- */
-static inline int fiob_ring_wait_nr(struct fiob_ring *r, unsigned int n)
-{
-	if (r->sqpoll)
-		return n ? io_uring_submit_and_wait(&r->uring, n) :
-			   io_uring_get_events(&r->uring);
-	return fiob_ring_enter(r, n);
 }
 
 /*
