@@ -1293,18 +1293,12 @@ static int fiob_commit(struct thread_data *td)
 	return fiob_commit_batch(td);
 }
 
-/* getevents after fiob_req_reap_now(): waits, and all but lean reads. */
+/* getevents when the reap failed (@err, -errno): tell fio. */
 static __attribute__((noinline))
-int fiob_getevents_wait(struct thread_data *td, unsigned int min,
-			unsigned int max)
+int fiob_getevents_failed(struct thread_data *td, int err)
 {
-	struct fiob_data *bd = td->io_ops_data;
-	int ret;
-
-	ret = fiob_req_reap_wait(&bd->core, min, max);
-	if (ret < 0)
-		td_verror(td, -ret, "io_uring_enter");
-	return ret;
+	td_verror(td, -err, "io_uring_enter");
+	return err;
 }
 
 /*
@@ -1319,9 +1313,11 @@ static int fiob_getevents(struct thread_data *td, unsigned int min,
 	struct fiob_data *bd = td->io_ops_data;
 	int n;
 
-	if (fiob_req_reap_now(&bd->core, min, max, &n))
-		return n;
-	return fiob_getevents_wait(td, min, max);
+	if (!fiob_req_reap_lean(&bd->core, min, max, &n))
+		n = fiob_req_reap_any(&bd->core, min, max);
+	if (fio_unlikely(n < 0))
+		return fiob_getevents_failed(td, n);
+	return n;
 }
 
 /* An I/O failed with @err (-errno): tell fio, and say why where it helps. */

@@ -42,6 +42,13 @@ static uint32_t cq_bound(const struct fiob_core_params *p)
 	return p->depth + rmw * (FIOB_MAX_RMW_READS - 1);
 }
 
+/* Whenever fd or fixed changes: what an SQE names for the file. */
+static void file_sqe_target(struct fiob_file *f)
+{
+	f->sqe_fixed = f->fixed >= 0;
+	f->sqe_fd = f->sqe_fixed ? f->fixed : f->fd;
+}
+
 int fiob_core_init(struct fiob_core *c, const struct fiob_core_params *p)
 {
 	uint32_t i, done_size = fiob_roundup_pow2(p->depth);
@@ -63,6 +70,7 @@ int fiob_core_init(struct fiob_core *c, const struct fiob_core_params *p)
 	}
 	for (i = 0; i < p->nr_files; i++) {
 		c->files[i].fd = c->files[i].fixed = -1;
+		file_sqe_target(&c->files[i]);
 		/* No rule yet: nothing takes the fast path. */
 		c->files[i].pass_off_mask = c->files[i].pass_mem_mask =
 			UINT64_MAX;
@@ -141,19 +149,23 @@ int fiob_core_register_files(struct fiob_core *c, const int *fds, uint32_t nr)
 	ret = fiob_ring_register_files(&c->ring, fds, nr);
 	if (ret)
 		return ret;
-	for (i = 0; i < nr; i++)
+	for (i = 0; i < nr; i++) {
 		c->files[i].fixed = (int)i;
+		file_sqe_target(&c->files[i]);
+	}
 	return 0;
 }
 
 int fiob_core_set_fd(struct fiob_core *c, uint32_t id, int fd)
 {
 	struct fiob_file *f = &c->files[id];
+	int ret = 0;
 
 	f->fd = fd;
-	if (!c->ring.file_table)
-		return 0;
-	return fiob_ring_set_file(&c->ring, id, fd, &f->fixed);
+	if (c->ring.file_table)
+		ret = fiob_ring_set_file(&c->ring, id, fd, &f->fixed);
+	file_sqe_target(f);
+	return ret;
 }
 
 uint32_t fiob_core_uncollected_failures(const struct fiob_core *c, int *err)

@@ -40,6 +40,9 @@ static inline bool fiob_op_is_sync(unsigned int op)
 struct fiob_file {
 	int fd;			/* the real descriptor */
 	int fixed;		/* registered file index, or -1 */
+	/* What SQEs name (fixed, else fd), and whether it is an index. */
+	int sqe_fd;
+	bool sqe_fixed;
 	struct fiob_align align;	/* the rule in force */
 	bool regular;		/* a regular file: windows may cross EOF */
 	bool zero_copy;		/* window I/O may go vectored, uncopied */

@@ -55,8 +55,8 @@ bool prep_rw(struct fiob_core *c, const struct fiob_file *f, uint32_t id,
 	     uint32_t len, int buf_index, struct iovec *iov,
 	     struct fiob_sqe_attr attr)
 {
-	return fiob_ring_prep_rw(&c->ring, f->fixed >= 0 ? f->fixed : f->fd,
-				 f->fixed >= 0, id, part, write, addr, off,
+	return fiob_ring_prep_rw(&c->ring, f->sqe_fd, f->sqe_fixed, id, part,
+				 write, addr, off,
 				 len, buf_index, iov, c->p.ring.rw_flags[write],
 				 attr);
 }
@@ -74,8 +74,8 @@ static bool prep_zero_copy(struct fiob_core *c, uint32_t id)
 					fiob_slot_addr(&c->slots, r->slot),
 					r->buf, r->len, r->iov);
 
-	return fiob_ring_prep_rwv(&c->ring, f->fixed >= 0 ? f->fixed : f->fd,
-				  f->fixed >= 0, id, 0, write, r->iov, nr,
+	return fiob_ring_prep_rwv(&c->ring, f->sqe_fd, f->sqe_fixed, id, 0,
+				  write, r->iov, nr,
 				  r->plan.win_off, c->p.ring.rw_flags[write],
 				  r->attr);
 }
@@ -84,14 +84,14 @@ static bool prep_sync(struct fiob_core *c, uint32_t id)
 {
 	const struct fiob_req *r = &c->reqs[id];
 	const struct fiob_file *f = &c->files[r->file];
-	int fd = f->fixed >= 0 ? f->fixed : f->fd;
 
 	if (r->op == FIOB_OP_SYNC_RANGE)
-		return fiob_ring_prep_sync_range(&c->ring, fd, f->fixed >= 0,
+		return fiob_ring_prep_sync_range(&c->ring, f->sqe_fd,
+						 f->sqe_fixed,
 						 id, r->off, (uint32_t)r->len,
 						 c->p.ring.sync_range_flags,
 						 r->attr);
-	return fiob_ring_prep_sync(&c->ring, fd, f->fixed >= 0, id,
+	return fiob_ring_prep_sync(&c->ring, f->sqe_fd, f->sqe_fixed, id,
 				   r->op == FIOB_OP_FDATASYNC, r->attr);
 }
 
@@ -722,6 +722,39 @@ int wait_done(struct fiob_core *c, unsigned int min)
 		    (ret = fiob_ring_enter_failed(&c->ring, ret)))
 			return ret;
 	}
+}
+
+/* fiob_req_reap_lean_wait() past one plain wait: SQPOLL, retries, errors. */
+static __attribute__((noinline))
+int reap_lean_wait_more(struct fiob_core *c, unsigned int head,
+			unsigned int min, unsigned int max)
+{
+	unsigned int ready;
+	int ret;
+
+	while ((ready = fiob_ring_cq_ready_from(&c->ring, head)) < min) {
+		ret = fiob_ring_wait_nr(&c->ring, min - ready);
+		if (ret < 0 && (ret = fiob_ring_enter_failed(&c->ring, ret)))
+			return ret;
+	}
+	return fiob_req_lean_hand_out(c, head, ready, max);
+}
+
+/*
+ * The usual case (one enter, and @min are there) makes no call, so it saves
+ * no registers: it is every I/O's wait at QD1.
+ */
+int fiob_req_reap_lean_wait(struct fiob_core *c, unsigned int head,
+			    unsigned int min, unsigned int max)
+{
+	unsigned int ready;
+
+	if (!c->ring.sqpoll &&
+	    fiob_ring_enter(&c->ring, min - fiob_ring_cq_ready_from(&c->ring,
+								     head)) >= 0 &&
+	    (ready = fiob_ring_cq_ready_from(&c->ring, head)) >= min)
+		return fiob_req_lean_hand_out(c, head, ready, max);
+	return reap_lean_wait_more(c, head, min, max);
 }
 
 int fiob_req_reap_any(struct fiob_core *c, unsigned int min, unsigned int max)

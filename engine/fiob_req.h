@@ -81,7 +81,7 @@ bool fiob_req_queue_pass(struct fiob_core *c, uint32_t id, void *owner,
 				     FIOB_OVL_WRITE);
 	c->stats.passthrough++;
 	c->nr_busy++;
-	fiob_ring_fill_rw(sqe, f->fixed >= 0 ? f->fixed : f->fd, f->fixed >= 0,
+	fiob_ring_fill_rw(sqe, f->sqe_fd, f->sqe_fixed,
 			  id, 0, write, buf, off, (uint32_t)len,
 			  fiob_ring_user_buf(&c->ring, id),
 			  c->p.ring.vectored ? &r->iov[0] : NULL,
@@ -98,12 +98,14 @@ int fiob_req_submit_slow(struct fiob_core *c, int ret);
  */
 static inline int fiob_req_submit(struct fiob_core *c)
 {
+	unsigned int ready = fiob_ring_sq_ready(&c->ring);
 	int ret;
 
-	if (!fiob_ring_sq_ready(&c->ring))
+	if (!ready)
 		return 0;
 	ret = fiob_ring_submit(&c->ring);
-	if (ret >= 0 && !c->ring.sqpoll && !fiob_ring_sq_ready(&c->ring))
+	/* Without SQPOLL the kernel took all it was handed, or stopped. */
+	if (ret == (int)ready && !c->ring.sqpoll)
 		return 0;
 	return fiob_req_submit_slow(c, ret);
 }
@@ -175,15 +177,25 @@ static inline int fiob_req_lean_hand_out(struct fiob_core *c,
 }
 
 /*
- * The reap of a job whose I/O is all lean reads (an aligned read job), when
- * it needs no wait: as fio's io_uring reaps, count the CQEs, and complete
- * each request only when fiob_req_event() / fiob_req_lean_event() is asked
- * for it. Returns true with @n set if it reaped; false if the caller must
- * go on with fiob_req_reap_wait(). No call, no wait: it inlines into the
- * caller's fast path.
+ * fiob_req_reap_lean() when fewer than @min lean reads are ready from CQ
+ * position @head (or none, for a poll): enter the kernel until @min are, and
+ * hand them out. Out of line: the wait costs a system call anyway, and the
+ * caller's fast path keeps its registers.
  */
-static inline bool fiob_req_reap_now(struct fiob_core *c, unsigned int min,
-				     unsigned int max, int *n)
+int fiob_req_reap_lean_wait(struct fiob_core *c, unsigned int head,
+			    unsigned int min, unsigned int max);
+
+/*
+ * The reap of a job whose I/O is all lean reads (an aligned read job): as
+ * fio's io_uring reaps, count the CQEs, and complete each request only when
+ * fiob_req_event() / fiob_req_lean_event() is asked for it. Returns false,
+ * having done nothing, when anything else is in the engine (the caller then
+ * reaps with fiob_req_reap_any()); true with @n set to the reads handed out
+ * or -errno. With enough ready it is no call and no wait: it inlines into
+ * the caller's fast path.
+ */
+static inline bool fiob_req_reap_lean(struct fiob_core *c, unsigned int min,
+				      unsigned int max, int *n)
 {
 	unsigned int head, ready;
 
@@ -198,51 +210,26 @@ static inline bool fiob_req_reap_now(struct fiob_core *c, unsigned int min,
 	head = fiob_ring_cq_head(&c->ring);
 	ready = fiob_ring_cq_ready_from(&c->ring, head);
 	if (ready < min || !(ready | min))
-		return false;
-	*n = fiob_req_lean_hand_out(c, head, ready, max);
+		*n = fiob_req_reap_lean_wait(c, head, min, max);
+	else
+		*n = fiob_req_lean_hand_out(c, head, ready, max);
 	return true;
-}
-
-/* fiob_req_reap() of lean reads when fewer than @min are ready (or none). */
-static inline int fiob_req_reap_lean_wait(struct fiob_core *c,
-					  unsigned int min, unsigned int max)
-{
-	unsigned int head = fiob_ring_cq_head(&c->ring), ready;
-	int ret;
-
-	do {
-		ret = fiob_ring_wait_nr(&c->ring, min -
-					fiob_ring_cq_ready_from(&c->ring, head));
-		if (ret < 0 && (ret = fiob_ring_enter_failed(&c->ring, ret)))
-			return ret;
-		ready = fiob_ring_cq_ready_from(&c->ring, head);
-	} while (ready < min);
-	return fiob_req_lean_hand_out(c, head, ready, max);
 }
 
 /*
  * Wait until at least @min requests are complete; return how many (at most
  * @max) are ready for fiob_req_event(0 .. n-1), or -errno. A poll (@min 0)
  * enters the kernel once if nothing is ready: DEFER_TASKRUN posts nothing
- * until then. fiob_req_reap_wait() is its second half, for a caller that
- * tried fiob_req_reap_now() first.
+ * until then.
  */
-static inline int fiob_req_reap_wait(struct fiob_core *c, unsigned int min,
-				     unsigned int max)
-{
-	if (c->nr_lean && fiob_req_all_lean(c))
-		return fiob_req_reap_lean_wait(c, min, max);
-	return fiob_req_reap_any(c, min, max);
-}
-
 static inline int fiob_req_reap(struct fiob_core *c, unsigned int min,
 				unsigned int max)
 {
 	int n;
 
-	if (fiob_req_reap_now(c, min, max, &n))
+	if (fiob_req_reap_lean(c, min, max, &n))
 		return n;
-	return fiob_req_reap_wait(c, min, max);
+	return fiob_req_reap_any(c, min, max);
 }
 
 /*

@@ -15,8 +15,10 @@
 #define FIOB_URING_H
 
 #include <liburing.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/syscall.h>
 #include <sys/uio.h>
 
 #include "fiob_stats.h"
@@ -174,9 +176,7 @@ static inline void fiob_ring_sqe_common(struct io_uring_sqe *sqe,
 					unsigned int part, uint32_t rw_flags,
 					struct fiob_sqe_attr attr)
 {
-	sqe->flags |= attr.flags;
-	if (fixed_file)
-		sqe->flags |= IOSQE_FIXED_FILE;
+	sqe->flags |= attr.flags | (fixed_file ? IOSQE_FIXED_FILE : 0);
 	sqe->rw_flags = (__kernel_rwf_t)rw_flags;
 	sqe->ioprio = attr.ioprio;
 	io_uring_sqe_set_data64(sqe, fiob_ring_tag(id, part));
@@ -275,6 +275,36 @@ bool fiob_ring_prep_sync_range(struct fiob_ring *r, int fd, bool fixed_file,
 /* ---- submission and completion --------------------------------------- */
 
 /*
+ * io_uring_enter(2) with no signal mask: liburing's io_uring_enter(), which
+ * makes the same system call through its own inline syscall, but without
+ * the call into the shared library and its wrapper (on x86-64, where
+ * liburing's inline form is the one written here; elsewhere it is
+ * liburing's). Every I/O makes one or two of these. Returns what the
+ * kernel returned: a count, or -errno.
+ */
+static inline int fiob_ring_sys_enter(unsigned int fd, unsigned int to_submit,
+				      unsigned int min_complete,
+				      unsigned int flags)
+{
+#if defined(__x86_64__)
+	register long r10 __asm__("r10") = (long)flags;
+	register long r8 __asm__("r8") = 0;		/* no sigmask */
+	register long r9 __asm__("r9") = _NSIG / 8;	/* its size */
+	long ret;
+
+	__asm__ volatile("syscall"
+			 : "=a"(ret)
+			 : "0"((long)__NR_io_uring_enter), "D"((long)fd),
+			   "S"((long)to_submit), "d"((long)min_complete),
+			   "r"(r10), "r"(r8), "r"(r9)
+			 : "rcx", "r11", "memory");
+	return (int)ret;
+#else
+	return io_uring_enter(fd, to_submit, min_complete, flags, NULL);
+#endif
+}
+
+/*
  * One io_uring_enter with GETEVENTS, waiting for @wait_nr CQEs, handing over
  * every prepared SQE first, for a ring without SQPOLL. It is what liburing's
  * submit_and_get_events (@wait_nr 0) and submit_and_wait do there (flush
@@ -292,9 +322,9 @@ static inline int fiob_ring_enter(struct fiob_ring *r, unsigned int wait_nr)
 		/* The syscall orders it; liburing writes it the same way. */
 		IO_URING_WRITE_ONCE(*sq->ktail, tail);
 	}
-	return io_uring_enter((unsigned int)r->enter_fd, tail - *sq->khead,
-			      wait_nr, IORING_ENTER_GETEVENTS | r->enter_flags,
-			      NULL);
+	return fiob_ring_sys_enter((unsigned int)r->enter_fd,
+				   tail - *sq->khead, wait_nr,
+				   IORING_ENTER_GETEVENTS | r->enter_flags);
 }
 
 /*
