@@ -56,9 +56,8 @@ bool prep_rw(struct fiob_core *c, const struct fiob_file *f, uint32_t id,
 	     struct fiob_sqe_attr attr)
 {
 	return fiob_ring_prep_rw(&c->ring, f->sqe_fd, f->sqe_fixed, id, part,
-				 write, addr, off,
-				 len, buf_index, iov, c->p.ring.rw_flags[write],
-				 attr);
+				 write, addr, off, len, buf_index, iov,
+				 c->p.ring.rw_flags[write], attr);
 }
 
 /*
@@ -87,8 +86,8 @@ static bool prep_sync(struct fiob_core *c, uint32_t id)
 
 	if (r->op == FIOB_OP_SYNC_RANGE)
 		return fiob_ring_prep_sync_range(&c->ring, f->sqe_fd,
-						 f->sqe_fixed,
-						 id, r->off, (uint32_t)r->len,
+						 f->sqe_fixed, id, r->off,
+						 (uint32_t)r->len,
 						 c->p.ring.sync_range_flags,
 						 r->attr);
 	return fiob_ring_prep_sync(&c->ring, f->sqe_fd, f->sqe_fixed, id,
@@ -724,19 +723,23 @@ int wait_done(struct fiob_core *c, unsigned int min)
 	}
 }
 
-/* fiob_req_reap_lean_wait() past one plain wait: SQPOLL, retries, errors. */
+/*
+ * fiob_req_reap_lean_wait() past one plain wait: SQPOLL, retries, errors.
+ * It enters at least once, as a poll (@min 0) must.
+ */
 static __attribute__((noinline))
 int reap_lean_wait_more(struct fiob_core *c, unsigned int head,
 			unsigned int min, unsigned int max)
 {
-	unsigned int ready;
+	unsigned int ready = fiob_ring_cq_ready_from(&c->ring, head);
 	int ret;
 
-	while ((ready = fiob_ring_cq_ready_from(&c->ring, head)) < min) {
-		ret = fiob_ring_wait_nr(&c->ring, min - ready);
+	do {
+		ret = fiob_ring_wait_nr(&c->ring, ready < min ? min - ready : 0);
 		if (ret < 0 && (ret = fiob_ring_enter_failed(&c->ring, ret)))
 			return ret;
-	}
+		ready = fiob_ring_cq_ready_from(&c->ring, head);
+	} while (ready < min);
 	return fiob_req_lean_hand_out(c, head, ready, max);
 }
 
