@@ -7,7 +7,8 @@ import subprocess
 import threading
 import time
 
-from fiobtest import check, expect_error, fio, iolog, targets, test
+from fiobtest import (check, expect_error, expect_ok, fio, iolog, targets,
+                      test)
 from fiobtest.core import Fail, env_path
 
 EIO = 5
@@ -365,3 +366,27 @@ def failed_close_drain_keeps_descriptor_and_fails(ctx):
           in r.err and 'keeping the descriptor open' in r.err,
           f'no loud message about the failed drain before closing {other}: '
           f'{r.describe()}')
+
+
+@test('an aligned read job at QD1 (lean reads: every completion is waited '
+      'for through the lean wait) whose waiting io_uring_enter calls all '
+      'fail with EIO (failwait) ends with EIO, loudly, naming io_uring_enter, '
+      'without a hang; the same job without failwait passes', timeout=120)
+def failed_lean_wait_fails_the_job(ctx):
+    # Not compared with fio's io_uring: fio 3.33's makes the system call
+    # raw and then reads errno, so it takes the failure for "no events yet"
+    # and spins until the I/O completes anyway.
+    dev = targets.loop(ctx, 4096, 16 << 20)
+    job = [f'filename={dev}', 'direct=1', 'rw=randread', 'bs=4k',
+           'iodepth=1', 'number_ios=64']
+    r = run_job(ctx, job, wrap=(env_path('FIOB_FAILWAIT'),), fmt='normal',
+                stdout=True)
+    expect_error(r, EIO, 'the job with every wait failing')
+    check('func=io_uring_enter' in r.text,
+          f'the error does not name io_uring_enter: {r.describe()}')
+    r = run_job(ctx, job)
+    expect_ok(r)
+    c = r.counters()
+    check(c.get('passthrough') == 64 and not c.get('window_reads') and
+          not c.get('mem_bounced'),
+          f'the job did not run as 64 aligned pass-through reads: {c}')
