@@ -127,8 +127,40 @@ class Context:
             kill_group(p)
 
 
+def descendants(pid):
+    """Every live process below @pid, children first found first."""
+    children = {}
+    for entry in os.listdir('/proc'):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f'/proc/{entry}/stat') as f:
+                stat = f.read()
+        except OSError:
+            continue
+        # The name may hold spaces and ')': the parent follows the last ')'.
+        ppid = int(stat[stat.rindex(')') + 2:].split()[1])
+        children.setdefault(ppid, []).append(int(entry))
+    found, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), ()):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
 def kill_group(p):
+    """Kill @p, its process group and everything below it. fio's job
+    processes call setsid(), so they are not in the group the test started;
+    they are found as fio's children before fio dies (after, they belong to
+    init), or a hung job would outlive its test, spinning or holding its
+    device."""
     if p.poll() is None:
+        for pid in [p.pid, *descendants(p.pid)]:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
         try:
             os.killpg(p.pid, signal.SIGKILL)
         except ProcessLookupError:
