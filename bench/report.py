@@ -100,7 +100,8 @@ def print_report(res, sections=()):
                                                   'loadavg_end'))
     print(f'\n{env["fio"]}, kernel {env["kernel"]}, {env["cpu"]} x'
           f'{env["cpus"]}, fio-bounce copy={env["copy_impl"]} slots '
-          f'registered={env["slots_registered"]} zero_copy_min='
+          f'registered={env["slots_registered"]} zero_copy_fixed='
+          f'{env.get("zero_copy_fixed", "unknown")} zero_copy_min='
           f'{env.get("zero_copy_min", "unknown")} (engine '
           f'{env["engine"]["sha256"]}, built {env["engine"]["built"]}), '
           f'load average start/end {load}')

@@ -294,8 +294,8 @@ def cpu_model():
 
 
 def engine_probe(ctx):
-    """The copy routine fio-bounce picked and whether it registered its
-    slots, from its --debug=io line (fio writes debug output to --output,
+    """The copy routine fio-bounce picked, whether it registered its slots
+    and whether zero-copy reads go as READV_FIXED, from its --debug=io line (fio writes debug output to --output,
     with the report)."""
     wl = next(w for w in WORKLOADS if w.group != 'control')
     opts = fio_options(ctx, wl, 'bounce')
@@ -305,7 +305,8 @@ def engine_probe(ctx):
     text = out.read_text(errors='replace')
     # \b: the file lines' zero_copy= must not pass for the init line's copy=.
     found = {k: re.search(rf'\b{k}=(\S+)', text)
-             for k in ('copy', 'registered', 'zero_copy_min')}
+             for k in ('copy', 'registered', 'zero_copy_fixed',
+                       'zero_copy_min')}
     return {k: m.group(1) if m else 'unknown' for k, m in found.items()}
 
 
@@ -327,6 +328,7 @@ def environment(ctx, builds):
             'kernel': platform.release(), 'cpu': cpu_model(),
             'cpus': os.cpu_count(), 'copy_impl': probe['copy'],
             'slots_registered': probe['registered'],
+            'zero_copy_fixed': probe['zero_copy_fixed'],
             'zero_copy_min': probe['zero_copy_min'], **builds,
             'loadavg_start': os.getloadavg(),
             'device': {'sector': SECTOR, 'bytes': DEVICE_BYTES,

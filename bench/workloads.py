@@ -62,9 +62,11 @@ WORKLOADS = [
              job('randread', 32), 'window_reads', 1.00,
              ref={'bs': '8k'}, bounce={'bs': '4k', 'blockalign': 512}),
     # Zero copy (issue 9) forced at 4 KiB (bounce_zero_copy_min=0): one
-    # READV of [slot head, user buffer, slot tail]; the reference moves the
-    # same 8 KiB window aligned. Both pin two pages per I/O; the READV has
-    # three segments and fio-bounce's own work on top (bench/RESULTS-zc.md).
+    # READV_FIXED of [discard head, user buffer, discard tail] on the span
+    # (READV with the head and tail in the slot where there is none: the
+    # header's zero_copy_fixed); the reference moves the same 8 KiB window
+    # aligned, pinning two pages per I/O, which the fixed form does not
+    # (bench/RESULTS-zc.md, section 7).
     Workload('4K randread ba=512 QD32 vs 8K, zero copy forced', 'zero-copy',
              job('randread', 32), 'zero_copy', 1.00,
              ref={'bs': '8k'}, bounce={'bs': '4k', 'blockalign': 512,

@@ -13,7 +13,13 @@
  *   copy: IORING_OP_READ_FIXED of the window into a registered slot, then
  *         a memcpy of USER_BYTES to the user buffer (fio-bounce's copy path);
  *   zc  : IORING_OP_READV of [slot 512][user USER_BYTES][slot rest]
- *         (fio-bounce's zero copy: user and slot pages pinned per I/O).
+ *         (fio-bounce's zero copy: user and slot pages pinned per I/O);
+ *   zcfix: the same segments as IORING_OP_READV_FIXED (kernel 6.15+) on
+ *         one registered buffer that holds both the user buffers and the
+ *         slots: zero copy with nothing pinned per I/O, which fio-bounce
+ *         cannot do, because fio's buffers are not beside its slots
+ *         (bench/RESULTS-zc.md, section 6). Left out (x0) on a kernel
+ *         without the opcode.
  * Modes rotate every round, so load drifts hit all three; the figure is
  * the median over rounds of each mode's thread CPU time (CLOCK_THREAD_
  * CPUTIME_ID: not charged while waiting for the CPU) over ref's. Work the
@@ -23,6 +29,7 @@
 #define _GNU_SOURCE	/* O_DIRECT */
 #include <fcntl.h>
 #include <liburing.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,8 +39,10 @@
 #define BATCH	32
 #define MAX_ROUNDS 1000
 
-enum { REF, COPY, ZC, MODES };
-static const char *const names[MODES] = { "ref", "copy", "zc" };
+enum { REF, COPY, ZC, ZCFIX, MODES };
+static const char *const names[MODES] = { "ref", "copy", "zc", "zcfix" };
+/* liburing 2.3's headers predate it (kernel 6.15+). */
+#define OP_READV_FIXED	60
 
 static double ns(clockid_t c)
 {
@@ -67,7 +76,9 @@ int main(int argc, char **argv)
 	struct io_uring ring;
 	size_t user, win, stride;
 	int fd, n, rounds, r, m;
-	char *slots, *users, *refs;
+	char *slots, *users, *refs, *span;
+	struct io_uring_probe *probe;
+	bool fixvec;
 	unsigned int seed = 1;
 	off_t blocks;
 
@@ -91,8 +102,15 @@ int main(int argc, char **argv)
 	slots = area(BATCH * stride);
 	users = area(BATCH * stride);
 	refs = area(BATCH * stride);
-	if (io_uring_register_buffers(&ring, &(struct iovec){ slots,
-					BATCH * stride }, 1)) {
+	/* zcfix: slots in the first half, user buffers in the second. */
+	span = area(2 * BATCH * stride);
+	probe = io_uring_get_probe_ring(&ring);
+	fixvec = probe && io_uring_opcode_supported(probe, OP_READV_FIXED);
+	if (probe)
+		io_uring_free_probe(probe);
+	if (io_uring_register_buffers(&ring, (struct iovec[]){
+			{ slots, BATCH * stride },
+			{ span, 2 * BATCH * stride } }, 2)) {
 		fprintf(stderr, "cannot register the slots\n");
 		return 1;
 	}
@@ -101,6 +119,8 @@ int main(int argc, char **argv)
 			double t0;
 
 			m = (k + r) % MODES;
+			if (m == ZCFIX && !fixvec)
+				continue;
 			t0 = ns(CLOCK_THREAD_CPUTIME_ID);
 			for (int i = 0; i < n; i += BATCH) {
 				for (int b = 0; b < BATCH; b++) {
@@ -113,10 +133,20 @@ int main(int argc, char **argv)
 					else if (m == COPY)
 						io_uring_prep_read_fixed(s, fd, sl, win, off, 0);
 					else {
+						char *ub = users + b * stride;
+
+						if (m == ZCFIX) {
+							sl = span + b * stride;
+							ub = span + (BATCH + b) * stride;
+						}
 						iovs[b][0] = (struct iovec){ sl, 512 };
-						iovs[b][1] = (struct iovec){ users + b * stride, user };
+						iovs[b][1] = (struct iovec){ ub, user };
 						iovs[b][2] = (struct iovec){ sl + 512, win - user - 512 };
 						io_uring_prep_readv(s, fd, iovs[b], 3, off);
+						if (m == ZCFIX) {
+							s->opcode = OP_READV_FIXED;
+							s->buf_index = 1;
+						}
 					}
 					s->user_data = b;
 				}
@@ -138,7 +168,8 @@ int main(int argc, char **argv)
 			cpu[m][r] = (ns(CLOCK_THREAD_CPUTIME_ID) - t0) / n;
 		}
 		for (m = 0; m < MODES; m++)
-			ratio[m][r] = cpu[m][r] / cpu[REF][r];
+			ratio[m][r] = m == ZCFIX && !fixvec ? 0 :
+				      cpu[m][r] / cpu[REF][r];
 	}
 	printf("user=%zu window=%zu:", user, win);
 	for (m = 0; m < MODES; m++) {

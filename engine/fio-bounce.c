@@ -629,6 +629,7 @@ static void fiob_report(struct thread_data *td)
 		.nr_slots = bd->core.slots.nr,
 		.slot_size = bd->core.slots.size,
 		.slots_registered = bd->core.ring.slot_buf_base >= 0,
+		.zero_copy_fixed = fiob_core_span_names[bd->core.span_state],
 		.files = bd->stat_files,
 		.nr_files = bd->nr_files,
 	};
@@ -842,6 +843,35 @@ static uint32_t fiob_test_sq_entries(uint32_t depth)
 	return !*end && n >= 1 && n <= depth ? (uint32_t)n : 0;
 }
 
+/* Whether the environment sets test hook @name to @val. */
+static bool fiob_test_hook_is(const char *name, const char *val)
+{
+	const char *hook = getenv(name);
+
+	return hook && !strcmp(hook, val);
+}
+
+/* The range that holds all @nr io_u buffers @bufs (empty if none). */
+static struct iovec fiob_io_u_mem(const struct iovec *bufs, unsigned int nr)
+{
+	uintptr_t lo = UINTPTR_MAX, end = 0;
+	unsigned int i;
+
+	for (i = 0; i < nr; i++) {
+		uintptr_t b = (uintptr_t)bufs[i].iov_base;
+
+		if (!b)
+			continue;
+		if (b < lo)
+			lo = b;
+		if (b + bufs[i].iov_len > end)
+			end = b + bufs[i].iov_len;
+	}
+	if (end <= lo)
+		return (struct iovec){ 0 };
+	return (struct iovec){ .iov_base = (void *)lo, .iov_len = end - lo };
+}
+
 /* post_init: io_u buffers exist now; build the ring and the bounce ring. */
 static int fiob_post_init(struct thread_data *td)
 {
@@ -894,6 +924,16 @@ static int fiob_post_init(struct thread_data *td)
 		bd->io_u_bufs[io_u->index].iov_base = io_u->buf;
 		bd->io_u_bufs[io_u->index].iov_len = td_max_bs(td);
 	}
+	/*
+	 * Zero-copy reads as READV_FIXED need a span over fio's buffers
+	 * (fiob_span.h). Test hook FIOB_TEST_ZERO_COPY_FIXED=0: none, as on a
+	 * kernel without the op, so they go out as plain READV.
+	 */
+	if (o->bounce == FIOB_MODE_AUTO && o->bounce_zero_copy &&
+	    !fiob_test_hook_is("FIOB_TEST_ZERO_COPY_FIXED", "0")) {
+		p.user_mem = fiob_io_u_mem(bd->io_u_bufs, td->o.iodepth);
+		p.discard_len = 2 * blk;
+	}
 	if (o->bounce != FIOB_MODE_NEVER) {
 		p.nr_slots = o->bounce_slots ? o->bounce_slots : td->o.iodepth;
 		p.slot_size = fiob_slot_bytes(td_max_bs(td), blk, page_size);
@@ -916,10 +956,12 @@ static int fiob_post_init(struct thread_data *td)
 			    td->o.name, strerror(-bd->core.slots_reg_err));
 	/* One word per value: the bench parses this line. */
 	dprint(FD_IO, "fio-bounce: mode=%s slots=%u slot_size=%zu "
-	       "registered=%s copy=%s\n", fiob_mode_names[o->bounce],
-	       bd->core.slots.nr, bd->core.slots.size,
+	       "registered=%s zero_copy_fixed=%s copy=%s\n",
+	       fiob_mode_names[o->bounce], bd->core.slots.nr,
+	       bd->core.slots.size,
 	       bd->core.ring.slot_buf_base >= 0 ? "yes" :
-	       bd->core.slots_reg_err ? "refused" : "no", fiob_copy_impl());
+	       bd->core.slots_reg_err ? "refused" : "no",
+	       fiob_core_span_names[bd->core.span_state], fiob_copy_impl());
 	if (o->registerfiles && fiob_register_files(td))
 		return 1;
 	return 0;

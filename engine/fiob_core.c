@@ -49,13 +49,61 @@ static void file_sqe_target(struct fiob_file *f)
 	f->sqe_fd = f->sqe_fixed ? f->fixed : f->fd;
 }
 
+const char *const fiob_core_span_names[] = {
+	[FIOB_SPAN_OFF] = "off",
+	[FIOB_SPAN_YES] = "yes",
+	[FIOB_SPAN_OLD_KERNEL] = "old-kernel",
+	[FIOB_SPAN_NO_ROOM] = "no-room",
+	[FIOB_SPAN_REFUSED] = "refused",
+};
+
+/* Whether zero-copy reads can have a span, and if so, its discard area. */
+static enum fiob_core_span span_setup(struct fiob_core *c,
+				      const struct fiob_core_params *p)
+{
+	if (!p->user_mem.iov_len || !p->discard_len || !c->slots.nr)
+		return FIOB_SPAN_OFF;
+	if (!fiob_ring_has_fixed_vec(&c->ring))
+		return FIOB_SPAN_OLD_KERNEL;
+	if (fiob_span_init(&c->span, &p->user_mem, p->discard_len))
+		return FIOB_SPAN_NO_ROOM;
+	return FIOB_SPAN_YES;
+}
+
+/*
+ * Register @nr_user request buffers (fixedbufs) and the slots, and the span
+ * where zero-copy reads can use one. A span the kernel refuses (a hole in
+ * the range, a memlock limit) only costs READV_FIXED: registration is
+ * retried without it, and its discard area freed.
+ */
+static int register_bufs(struct fiob_core *c, const struct fiob_core_params *p,
+			 uint32_t nr_user)
+{
+	int ret;
+
+	c->span_state = span_setup(c, p);
+	if (c->span_state == FIOB_SPAN_YES) {
+		ret = fiob_ring_register_bufs(&c->ring, p->user_bufs, nr_user,
+					      c->slots.base, c->slots.nr,
+					      c->slots.size, &c->span.range);
+		if (!ret)
+			return 0;
+		c->span_state = FIOB_SPAN_REFUSED;
+		c->span_reg_err = ret;
+		fiob_span_exit(&c->span);
+	}
+	return fiob_ring_register_bufs(&c->ring, p->user_bufs, nr_user,
+				       c->slots.base, c->slots.nr,
+				       c->slots.size, NULL);
+}
+
 int fiob_core_init(struct fiob_core *c, const struct fiob_core_params *p)
 {
 	uint32_t i, done_size = fiob_roundup_pow2(p->depth);
 	int ret;
 
 	memset(c, 0, sizeof(*c));
-	c->ring.user_buf_base = c->ring.slot_buf_base = -1;
+	c->ring.user_buf_base = c->ring.slot_buf_base = c->ring.span_buf = -1;
 	c->p = *p;
 	c->err_what = "calloc";
 	c->done_mask = done_size - 1;
@@ -96,9 +144,7 @@ int fiob_core_init(struct fiob_core *c, const struct fiob_core_params *p)
 	fiob_ring_file_table(&c->ring, p->nr_files);
 	if (p->ring.fixedbufs) {
 		c->err_what = "fixedbufs (io_uring_register_buffers)";
-		ret = fiob_ring_register_bufs(&c->ring, p->user_bufs, p->depth,
-					      c->slots.base, c->slots.nr,
-					      c->slots.size);
+		ret = register_bufs(c, p, p->depth);
 		if (ret)
 			goto err;
 	} else if (c->slots.nr && p->ring.register_slots) {
@@ -110,10 +156,7 @@ int fiob_core_init(struct fiob_core *c, const struct fiob_core_params *p)
 		 * count against RLIMIT_MEMLOCK (without CAP_IPC_LOCK), and a
 		 * refusal only means plain READ/WRITE on the slots.
 		 */
-		c->slots_reg_err = fiob_ring_register_bufs(&c->ring, NULL, 0,
-							   c->slots.base,
-							   c->slots.nr,
-							   c->slots.size);
+		c->slots_reg_err = register_bufs(c, p, 0);
 	}
 	c->err_what = NULL;
 	return 0;
@@ -132,6 +175,7 @@ void fiob_core_exit(struct fiob_core *c)
 		fiob_share_close(&c->share, &c->files[i].share);
 	fiob_share_job_exit(&c->share);
 	fiob_slots_exit(&c->slots);
+	fiob_span_exit(&c->span);
 	fiob_ovl_exit(&c->ovl);
 	free(c->done_q);
 	free(c->files);

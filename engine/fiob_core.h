@@ -21,6 +21,7 @@
 #include "fiob_plan.h"
 #include "fiob_share.h"
 #include "fiob_slots.h"
+#include "fiob_span.h"
 #include "fiob_stats.h"
 #include "fiob_uring.h"
 
@@ -104,11 +105,30 @@ struct fiob_core_params {
 	struct fiob_ring_opts ring;
 	/* fixedbufs: the buffer of each request id, registered at its id. */
 	const struct iovec *user_bufs;
+	/*
+	 * Zero-copy reads as READV_FIXED (fiob_span.h): the caller's I/O
+	 * memory (every request buffer), and the most window bytes around a
+	 * read's user bytes. Zero: plain READV.
+	 */
+	struct iovec user_mem;
+	uint32_t discard_len;
+};
+
+/* Whether zero-copy reads go out as READV_FIXED on the span, or why not. */
+enum fiob_core_span {
+	FIOB_SPAN_OFF,		/* not asked for (no user_mem or no slots) */
+	FIOB_SPAN_YES,		/* registered: c->span, at ring.span_buf */
+	FIOB_SPAN_OLD_KERNEL,	/* no IORING_OP_READV_FIXED/WRITEV_FIXED */
+	FIOB_SPAN_NO_ROOM,	/* no place for the discard area (fiob_span) */
+	FIOB_SPAN_REFUSED,	/* io_uring would not register the range */
 };
 
 struct fiob_core {
 	struct fiob_ring ring;	/* buffer bases and file table live there */
 	int slots_reg_err;	/* -errno: why registering the slots failed */
+	enum fiob_core_span span_state;
+	int span_reg_err;	/* FIOB_SPAN_REFUSED: the -errno */
+	struct fiob_span span;
 	struct fiob_core_params p;
 	struct fiob_req *reqs;
 	struct fiob_file *files;
@@ -132,6 +152,9 @@ struct fiob_core {
 	const char *err_what;	/* what init failed on, for the message */
 	struct fiob_stats stats;
 };
+
+/* One word per fiob_core_span, for the stats and --debug=io. */
+extern const char *const fiob_core_span_names[];
 
 /* Set up everything: ring, slots, tables. Returns 0 or -errno. */
 int fiob_core_init(struct fiob_core *c, const struct fiob_core_params *p);

@@ -161,7 +161,8 @@ int fiob_stats_line(char *buf, size_t len, const struct fiob_stats_ctx *ctx,
 		buf[0] = '\0';
 	put(&o, "fio-bounce: ");
 	put_text_string(&o, ctx->job);
-	put(&o, ": mode=%s", ctx->mode);
+	put(&o, ": mode=%s zero_copy_fixed=%s", ctx->mode,
+	    ctx->zero_copy_fixed ? ctx->zero_copy_fixed : "?");
 #define X(name, label) put(&o, " " #label "=%" PRIu64, s->name);
 	COUNTERS(X)
 #undef X
@@ -197,8 +198,10 @@ int fiob_stats_json(char *buf, size_t len, const struct fiob_stats_ctx *ctx,
 	put(&o, ",\"mode\":");
 	put_json_string(&o, ctx->mode);
 	put(&o, ",\"slots\":%u,\"slot_size\":%" PRIu64
-	    ",\"slots_registered\":%s,\"files\":[", ctx->nr_slots,
+	    ",\"slots_registered\":%s,\"zero_copy_fixed\":", ctx->nr_slots,
 	    ctx->slot_size, ctx->slots_registered ? "true" : "false");
+	put_json_string(&o, ctx->zero_copy_fixed ? ctx->zero_copy_fixed : "?");
+	put(&o, ",\"files\":[");
 	for (i = 0; i < ctx->nr_files; i++) {
 		const struct fiob_stats_file *f = &ctx->files[i];
 

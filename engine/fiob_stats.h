@@ -64,6 +64,8 @@ struct fiob_stats_ctx {
 	uint32_t nr_slots;
 	uint64_t slot_size;
 	bool slots_registered;	/* io_uring fixed buffers: no per-I/O pinning */
+	/* Zero-copy reads as READV_FIXED: "yes", or why not (fiob_core.h). */
+	const char *zero_copy_fixed;
 	const struct fiob_stats_file *files;
 	uint32_t nr_files;
 };

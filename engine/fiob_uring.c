@@ -85,7 +85,7 @@ int fiob_ring_init(struct fiob_ring *r, uint32_t depth, uint32_t max_cqes,
 	memset(r, 0, sizeof(*r));
 	r->sqpoll = o->sqpoll;
 	r->stats = stats;
-	r->user_buf_base = r->slot_buf_base = -1;
+	r->user_buf_base = r->slot_buf_base = r->span_buf = -1;
 	*what = "io_uring_queue_init";
 	ret = ring_create(r, sq, cq, o);
 	if (ret == -EINVAL) {
@@ -133,14 +133,15 @@ void fiob_ring_exit(struct fiob_ring *r)
 		io_uring_queue_exit(&r->uring);
 	r->up = false;
 	r->file_table = false;
-	r->user_buf_base = r->slot_buf_base = -1;
+	r->user_buf_base = r->slot_buf_base = r->span_buf = -1;
 }
 
 int fiob_ring_register_bufs(struct fiob_ring *r, const struct iovec *user,
 			    uint32_t nr_user, char *slot_base,
-			    uint32_t nr_slots, size_t slot_size)
+			    uint32_t nr_slots, size_t slot_size,
+			    const struct iovec *span)
 {
-	uint32_t nr = nr_user + nr_slots, i;
+	uint32_t nr = nr_user + nr_slots + (span ? 1 : 0), i;
 	struct iovec *iov;
 	int ret;
 
@@ -154,6 +155,8 @@ int fiob_ring_register_bufs(struct fiob_ring *r, const struct iovec *user,
 		iov[nr_user + i].iov_base = slot_base + (size_t)i * slot_size;
 		iov[nr_user + i].iov_len = slot_size;
 	}
+	if (span)
+		iov[nr - 1] = *span;
 	ret = io_uring_register_buffers(&r->uring, iov, nr);
 	free(iov);
 	if (ret)
@@ -162,7 +165,22 @@ int fiob_ring_register_bufs(struct fiob_ring *r, const struct iovec *user,
 		r->user_buf_base = 0;
 	if (nr_slots)
 		r->slot_buf_base = (int)nr_user;
+	if (span)
+		r->span_buf = (int)(nr - 1);
 	return 0;
+}
+
+bool fiob_ring_has_fixed_vec(struct fiob_ring *r)
+{
+	struct io_uring_probe *probe = io_uring_get_probe_ring(&r->uring);
+	bool yes;
+
+	if (!probe)
+		return false;
+	yes = io_uring_opcode_supported(probe, FIOB_IORING_OP_READV_FIXED) &&
+	      io_uring_opcode_supported(probe, FIOB_IORING_OP_WRITEV_FIXED);
+	io_uring_free_probe(probe);
+	return yes;
 }
 
 void fiob_ring_file_table(struct fiob_ring *r, uint32_t nr)

@@ -58,6 +58,7 @@ struct fiob_ring {
 	bool reaping;		/* the caller is handling completions */
 	int user_buf_base;	/* fixedbufs: index of request 0's buffer, or -1 */
 	int slot_buf_base;	/* registered index of slot 0, or -1 */
+	int span_buf;		/* registered index of the span, or -1 */
 	/*
 	 * How io_uring_enter names the ring without SQPOLL: the registered
 	 * ring descriptor with IORING_ENTER_REGISTERED_RING where the kernel
@@ -108,12 +109,20 @@ void fiob_ring_exit(struct fiob_ring *r);
 
 /*
  * Register @nr_user request buffers, then @nr_slots slots of @slot_size
- * bytes from @slot_base after them; on success the buffer bases point at
- * them (user_buf_base only when @nr_user). Returns 0 or -errno.
+ * bytes from @slot_base after them, then @span unless NULL; on success the
+ * buffer bases point at them (user_buf_base only when @nr_user, span_buf
+ * only with @span). Returns 0 or -errno; nothing is registered on failure.
  */
 int fiob_ring_register_bufs(struct fiob_ring *r, const struct iovec *user,
 			    uint32_t nr_user, char *slot_base,
-			    uint32_t nr_slots, size_t slot_size);
+			    uint32_t nr_slots, size_t slot_size,
+			    const struct iovec *span);
+
+/*
+ * Whether the kernel has the fixed vectored ops READV_FIXED/WRITEV_FIXED
+ * (6.15+), from the ring's opcode probe.
+ */
+bool fiob_ring_has_fixed_vec(struct fiob_ring *r);
 
 /* A sparse table of @nr registered files (kernel 5.19+); sets file_table. */
 void fiob_ring_file_table(struct fiob_ring *r, uint32_t nr);
@@ -231,27 +240,38 @@ bool fiob_ring_prep_rw(struct fiob_ring *r, int fd, bool fixed_file,
 	return true;
 }
 
+/* The fixed vectored ops (kernel 6.15+), newer than liburing 2.3's headers. */
+#define FIOB_IORING_OP_READV_FIXED	60
+#define FIOB_IORING_OP_WRITEV_FIXED	61
+
 /*
  * Prepare one vectored read or write of the @nr segments @iov at file
  * offset @off, like fiob_ring_prep_rw(). @iov must stay put until the CQE.
- * Always plain READV/WRITEV: the fixed forms (IORING_OP_READV_FIXED, kernel
- * 6.15+) need every segment inside the one registered buffer they name, and
- * the segments here mix a bounce slot with the caller's memory (checked on
- * 6.18: such a READV_FIXED fails with EFAULT).
+ * With @buf_index >= 0: READV_FIXED/WRITEV_FIXED on that registered buffer,
+ * which must hold every segment (one buffer: segments from two fail with
+ * EFAULT), and nothing is pinned per I/O; else plain READV/WRITEV.
  */
 static inline bool fiob_ring_prep_rwv(struct fiob_ring *r, int fd,
 				      bool fixed_file, uint32_t id,
 				      unsigned int part, bool write,
 				      const struct iovec *iov, unsigned int nr,
-				      uint64_t off, uint32_t rw_flags,
+				      uint64_t off, int buf_index,
+				      uint32_t rw_flags,
 				      struct fiob_sqe_attr attr)
 {
 	struct io_uring_sqe *sqe = fiob_ring_get_sqe(r);
 
 	if (!sqe)
 		return false;
-	io_uring_prep_rw(write ? IORING_OP_WRITEV : IORING_OP_READV, sqe, fd,
-			 iov, nr, off);
+	if (buf_index >= 0) {
+		io_uring_prep_rw(write ? FIOB_IORING_OP_WRITEV_FIXED :
+				 FIOB_IORING_OP_READV_FIXED, sqe, fd, iov, nr,
+				 off);
+		sqe->buf_index = (uint16_t)buf_index;
+	} else {
+		io_uring_prep_rw(write ? IORING_OP_WRITEV : IORING_OP_READV,
+				 sqe, fd, iov, nr, off);
+	}
 	fiob_ring_sqe_common(sqe, fixed_file, id, part, rw_flags, attr);
 	return true;
 }

@@ -2,9 +2,10 @@
  * When zero copy pays: the smallest user transfer that goes out as one
  * vectored transfer around the user buffer instead of being copied.
  *
- * Zero copy is not free. A READV/WRITEV cannot name the registered slot
- * (a fixed vectored op needs every segment in one registered buffer, and
- * these mix a slot with fio's memory), so the kernel pins and unpins the
+ * Zero copy is not free. A WRITEV cannot name the registered slot (a fixed
+ * vectored op needs every segment in one registered buffer, and these mix
+ * a slot with fio's memory; reads escape that on the span, fiob_span.h,
+ * where one exists), so the kernel pins and unpins the
  * transfer's pages per I/O and imports three segments, where the copy
  * path moves the whole window into a registered slot with no pinning and
  * then copies the user's bytes. Below some size the copy is the cheaper

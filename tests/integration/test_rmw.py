@@ -473,8 +473,10 @@ MIXED = ['bs=4096', 'blockalign=512', 'serialize_overlap=1',
 
 
 def _check_sqes(r, ops, what, fixed_user, fixed_slots):
-    """One SQE per counted transfer: each zero-copy transfer as plain
-    READV/WRITEV (a fixed vectored op cannot mix a slot with user memory);
+    """One SQE per counted transfer: each zero-copy read as READV_FIXED on
+    the span when the stats say zero_copy_fixed=yes, else as READV; each
+    zero-copy write as plain WRITEV (its head and tail are per-request
+    slot data, which no one registered buffer holds with fio's memory);
     each other bounced transfer and RMW read on a registered buffer iff
     @fixed_slots, each pass-through I/O iff @fixed_user; the rest as plain
     READ/WRITE."""
@@ -484,14 +486,23 @@ def _check_sqes(r, ops, what, fixed_user, fixed_slots):
     fixed = ops.get('READ_FIXED', 0) + ops.get('WRITE_FIXED', 0)
     plain = ops.get('READ', 0) + ops.get('WRITE', 0)
     vectored = ops.get('READV', 0) + ops.get('WRITEV', 0)
+    fixed_vec = ops.get('READV_FIXED', 0) + ops.get('WRITEV_FIXED', 0)
     want_fixed = (bounced if fixed_slots else 0) + \
         (c['passthrough'] if fixed_user else 0)
     want_plain = bounced + c['passthrough'] - want_fixed
-    check((fixed, plain, vectored) == (want_fixed, want_plain,
-                                       c['zero_copy']),
-          f'{what}: submitted {fixed} fixed, {plain} plain and {vectored} '
-          f'vectored reads/writes, want {want_fixed}, {want_plain} and '
-          f'{c["zero_copy"]} (counters {c}, opcodes {ops})')
+    check((fixed, plain, vectored + fixed_vec) ==
+          (want_fixed, want_plain, c['zero_copy']),
+          f'{what}: submitted {fixed} fixed, {plain} plain and '
+          f'{vectored + fixed_vec} vectored reads/writes, want {want_fixed}, '
+          f'{want_plain} and {c["zero_copy"]} (counters {c}, opcodes {ops})')
+    span = r.stats[0].get('zero_copy_fixed') if r.stats else None
+    if span == 'yes':
+        check(not ops.get('READV') and not ops.get('WRITEV_FIXED'),
+              f'{what}: zero_copy_fixed=yes, yet a zero-copy read went as '
+              f'READV or a write as WRITEV_FIXED: {ops}')
+    else:
+        check(not fixed_vec, f'{what}: fixed vectored ops without the span '
+              f'(zero_copy_fixed={span}): {ops}')
     check(r.stats and r.stats[0]['slots_registered'] == fixed_slots,
           f'{what}: stats say slots_registered='
           f'{r.stats[0]["slots_registered"] if r.stats else None}')
@@ -502,9 +513,9 @@ def _check_sqes(r, ops, what, fixed_user, fixed_slots):
       'bounce) and blockalign=512 (mixed) jobs pass verify, and every read '
       'and write goes to the kernel as READ_FIXED/WRITE_FIXED: slots are '
       'used through their own registered index (a wrong index is EFAULT); '
-      'with blockalign=512 the 4 KiB window I/O goes as one plain READV/'
-      'WRITEV each (zero copy), and as READ_FIXED/WRITE_FIXED again with '
-      'bounce_zero_copy=0',
+      'with blockalign=512 the 4 KiB window I/O goes zero copy, as one '
+      'READV_FIXED (reads, on the span) or WRITEV (writes) each, and as '
+      'READ_FIXED/WRITE_FIXED again with bounce_zero_copy=0',
       timeout=120)
 def fixedbufs_bounced(ctx):
     dev = targets.loop(ctx, 4096, DEV_SIZE)
@@ -541,10 +552,11 @@ def _mixed_without_fixedbufs(ctx, registered, what, extra=()):
 @test('without fixedbufs the bounce slots are still registered, once, at '
       'init: a job mixing aligned and misaligned writes (blockalign=512) '
       'passes verify with one READ_FIXED/WRITE_FIXED per copied bounced '
-      'transfer and RMW read, plain READ/WRITE for its pass-through I/O and '
-      'plain READV/WRITEV for its zero-copy window I/O, so no copied I/O has '
-      'its slot pages pinned per I/O (zero-copy I/O mixes slot and user '
-      'memory, which no fixed op can name: pinned like stock io_uring\'s)',
+      'transfer and RMW read, plain READ/WRITE for its pass-through I/O, '
+      'READV_FIXED for its zero-copy reads (the span) and plain WRITEV for '
+      'its zero-copy writes (slot data beside user memory: pinned like '
+      'stock io_uring\'s), so no copied I/O or zero-copy read is pinned '
+      'per I/O',
       timeout=120)
 def slots_registered_without_fixedbufs(ctx):
     _mixed_without_fixedbufs(ctx, True, 'mixed, no fixedbufs')

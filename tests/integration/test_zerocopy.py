@@ -17,8 +17,9 @@ copies is test_stats' stats_rmw_counters_consistent.
 """
 import os
 
-from fiobtest import check, debug_align, expect_error, expect_ok, fio, \
-    fio_job, targets, test
+from fiobtest import Skip, check, debug_align, expect_error, expect_ok, \
+    fio, fio_job, targets, test
+from fiobtest.trace import Trace
 
 EINVAL = 22
 HOOK = 'FIOB_TEST_ZERO_COPY_PROBE'
@@ -47,6 +48,62 @@ def zero_copy_answer(r, name):
 
 def bounced(c):
     return c['window_reads'] + c['rmw_writes']
+
+
+FIXED_HOOK = 'FIOB_TEST_ZERO_COPY_FIXED'
+
+
+def _span_job(ctx, dev, trace, env=None):
+    """The 4K blockalign=512 randwrite + verify, zero copy at every size:
+    its reads (verify) and RMW writes as SQE opcodes, and its stats."""
+    r = expect_ok(fio(ctx, [f'filename={dev}', *BA512], env=env),
+                  f'the blockalign=512 job (env {env})')
+    ops = trace.opcodes()
+    c = r.counters()
+    check(c['window_reads'] > 0 and c['rmw_writes'] > 0 and
+          c['bytes_copied'] == 0 and c['zero_copy'] == bounced(c),
+          f'not every window I/O went zero copy: {c}')
+    return r, ops, c
+
+
+def _expect_vectored(ops, c, read_op):
+    """Each window read as @read_op (and none as the other form), each RMW
+    write as plain WRITEV."""
+    other = 'READV' if read_op == 'READV_FIXED' else 'READV_FIXED'
+    check(ops.get(read_op, 0) == c['window_reads'] and not ops.get(other)
+          and ops.get('WRITEV', 0) == c['rmw_writes'] and
+          not ops.get('WRITEV_FIXED'),
+          f'want {c["window_reads"]} {read_op} and {c["rmw_writes"]} '
+          f'WRITEV, got {ops} (counters {c})')
+
+
+@test('zero-copy reads go out as READV_FIXED on the span (fio\'s buffers and '
+      'a discard area in one registered buffer: nothing pinned per I/O): '
+      'a 4K blockalign=512 randwrite + verify says zero_copy_fixed=yes in '
+      'its stats and --debug=io, submits one READV_FIXED per window read, '
+      'no READV, and one plain WRITEV per RMW write, and passes verify; '
+      'with the span withheld (FIOB_TEST_ZERO_COPY_FIXED=0, as on a kernel '
+      'without the op) the reads go as READV, zero_copy_fixed=off, and '
+      'verify still passes', timeout=120)
+def zero_copy_reads_fixed_on_span(ctx):
+    dev = targets.loop(ctx, 4096, 16 << 20)
+    trace = Trace(ctx)
+    r, ops, c = _span_job(ctx, dev, trace)
+    fixed = r.stats[0]['zero_copy_fixed']
+    if fixed == 'old-kernel':
+        raise Skip('this kernel lacks IORING_OP_READV_FIXED (6.15+)')
+    check(fixed == 'yes', f'no span on this machine: zero_copy_fixed='
+          f'{fixed}')
+    _expect_vectored(ops, c, 'READV_FIXED')
+    r = expect_ok(fio(ctx, [f'filename={dev}', *BA512, '--debug=io'],
+                      fmt='normal'))
+    check('zero_copy_fixed=yes' in r.text,
+          'no zero_copy_fixed=yes in --debug=io or the summary line')
+    trace.opcodes()
+    r, ops, c = _span_job(ctx, dev, trace, env={FIXED_HOOK: '0'})
+    check(r.stats[0]['zero_copy_fixed'] == 'off',
+          f'the hook did not withhold the span: {r.stats[0]}')
+    _expect_vectored(ops, c, 'READV')
 
 
 @test('a 4K randwrite + crc32c verify at blockalign=512 on a 4Kn device '

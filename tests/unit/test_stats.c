@@ -294,7 +294,7 @@ static const struct fiob_stats_file files[] = {
 static const struct fiob_stats_ctx ctx = {
 	.job = "job \"one\" \\ \x02", .mode = "auto", .nr_slots = 16,
 	.slot_size = 139264, .slots_registered = true, .files = files,
-	.nr_files = 2,
+	.nr_files = 2, .zero_copy_fixed = "yes",
 };
 
 static const struct fiob_stats st = {
@@ -334,6 +334,7 @@ static void json_parses_strictly_and_holds_every_value(void)
 	};
 	static const struct { const char *path, *v; } want_s[] = {
 		{ "job", "job \"one\" \\ \x02" }, { "mode", "auto" },
+		{ "zero_copy_fixed", "yes" },
 		{ "files[0].name", "/dev/nvme0n1" }, { "files[0].source", "statx" },
 		{ "files[1].name", nasty }, { "files[1].source", "buffered" },
 		{ "files[0].zero_copy", "accepted" },
@@ -406,7 +407,7 @@ static void summary_line_has_counters_and_per_file_alignment(void)
 	FT_EQ(n, strlen(buf));
 	FT_ASSERT(!strchr(buf, '\n'));
 	FT_ASSERT(!strncmp(buf, "fio-bounce: job \"one\"", 21));
-	FT_ASSERT(strstr(buf, " mode=auto "));
+	FT_ASSERT(strstr(buf, " mode=auto zero_copy_fixed=yes "));
 	/* Every counter of struct fiob_stats, the ring's last five included. */
 	FT_ASSERT(strstr(buf, " pass=1 mem=22 winread=333 rmw=4444 "
 			 "rmw_reads=55555 copied=18446744073709551615 waits=7 "

@@ -1,0 +1,85 @@
+/* The span (fiob_span.h): a discard area placed where one range covers it. */
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "fiob_align.h"
+#include "fiob_span.h"
+
+/*
+ * Map @len bytes at exactly @want, never over an existing mapping
+ * (MAP_FIXED_NOREPLACE); NULL if that address space is taken. A kernel
+ * before 4.17 reads the flag as a hint and may map elsewhere: also NULL.
+ */
+static char *map_at(uintptr_t want, size_t len)
+{
+	char *map = mmap((void *)want, len, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE |
+			 MAP_FIXED_NOREPLACE, -1, 0);
+
+	if (map == MAP_FAILED)
+		return NULL;
+	if ((uintptr_t)map != want) {
+		munmap(map, len);
+		return NULL;
+	}
+	return map;
+}
+
+/* Whole pages from the lower of the two to the end of the higher. */
+static struct iovec cover(uintptr_t a, size_t a_len, uintptr_t b, size_t b_len,
+			  size_t page)
+{
+	uintptr_t lo = (a < b ? a : b) & ~(uintptr_t)(page - 1);
+	uintptr_t end = a + a_len > b + b_len ? a + a_len : b + b_len;
+
+	end = fiob_round_up(end, page);
+	return (struct iovec){ .iov_base = (void *)lo, .iov_len = end - lo };
+}
+
+int fiob_span_init(struct fiob_span *s, const struct iovec *user,
+		   size_t discard_len)
+{
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
+	uintptr_t u = (uintptr_t)user->iov_base;
+	uintptr_t first = u & ~(uintptr_t)(page - 1);
+	uintptr_t end = fiob_round_up(u + user->iov_len, page);
+	void *heap;
+
+	*s = (struct fiob_span){ 0 };
+	if (!u || !user->iov_len || !discard_len ||
+	    end - first > FIOB_SPAN_MAX_BYTES)
+		return -EINVAL;
+	s->discard_len = fiob_round_up(discard_len, page);
+	/* Right below the user pages, then right above them. */
+	if (first > s->discard_len)
+		s->discard = map_at(first - s->discard_len, s->discard_len);
+	if (!s->discard && end < UINTPTR_MAX - s->discard_len)
+		s->discard = map_at(end, s->discard_len);
+	if (s->discard) {
+		s->mapped = true;
+	} else {
+		/* The same heap: fio malloc()s its buffers in this thread. */
+		if (posix_memalign(&heap, page, s->discard_len))
+			return -ENOMEM;
+		s->discard = heap;
+	}
+	s->range = cover(u, user->iov_len, (uintptr_t)s->discard,
+			 s->discard_len, page);
+	if (s->range.iov_len > FIOB_SPAN_MAX_BYTES) {
+		fiob_span_exit(s);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+void fiob_span_exit(struct fiob_span *s)
+{
+	if (s->discard && s->mapped)
+		munmap(s->discard, s->discard_len);
+	else
+		free(s->discard);
+	*s = (struct fiob_span){ 0 };
+}

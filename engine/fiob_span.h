@@ -1,0 +1,60 @@
+/*
+ * The span: one address range that holds the caller's I/O memory (fio's
+ * io_u buffers) and a small discard area, so that io_uring can register it
+ * as one buffer and a zero-copy window read can go out as READV_FIXED:
+ * [discard head][user buffer][discard tail], nothing pinned per I/O.
+ *
+ * A fixed vectored op needs every segment inside the one registered buffer
+ * it names (segments from two registered buffers fail with EFAULT), and
+ * the engine does not choose where fio puts its buffers; so the discard
+ * area goes where one range can cover both: right beside the buffers'
+ * pages when the address space there is free, else in the same malloc
+ * heap (fio mallocs its buffers in the job's thread, as the engine's
+ * post_init runs), whose pages in between are mapped too. Whether the
+ * range really is all mapped only registering it tells; the caller falls
+ * back to plain READV when it fails.
+ *
+ * The discard area takes the window bytes around the user's of every
+ * zero-copy read at once: bytes nobody reads, so concurrent transfers into
+ * it are harmless (NVMe's SGL bit bucket serves the same purpose). Writes
+ * cannot share it: their head and tail are real data (RMW).
+ */
+#ifndef FIOB_SPAN_H
+#define FIOB_SPAN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+/* No span over more than this: it is all pinned while the job runs. */
+#define FIOB_SPAN_MAX_BYTES	(64u << 20)
+
+struct fiob_span {
+	char *discard;		/* @discard_len bytes, page-aligned; NULL: none */
+	size_t discard_len;
+	bool mapped;		/* mmap()ed beside the user memory (else malloc) */
+	struct iovec range;	/* whole pages holding the user memory and discard */
+};
+
+/*
+ * Place a discard area of @discard_len bytes (rounded up to the page) so
+ * that one range of at most FIOB_SPAN_MAX_BYTES covers it and @user.
+ * Returns 0, or -ENOMEM when neither placement works (s->discard NULL).
+ */
+int fiob_span_init(struct fiob_span *s, const struct iovec *user,
+		   size_t discard_len);
+/* Safe on a zeroed or failed span. */
+void fiob_span_exit(struct fiob_span *s);
+
+/* Whether @s's range holds the @len bytes at @buf. */
+static inline bool fiob_span_holds(const struct fiob_span *s, const void *buf,
+				   size_t len)
+{
+	uintptr_t rel = (uintptr_t)buf - (uintptr_t)s->range.iov_base;
+
+	return s->discard && rel <= s->range.iov_len &&
+	       len <= s->range.iov_len - rel;
+}
+
+#endif

@@ -1,0 +1,154 @@
+/*
+ * The span (fiob_span.c): where the discard area goes (right below or
+ * right above the caller's memory when that address space is free, else
+ * the malloc heap), that the range covers both and is whole pages, the
+ * 64 MiB cap, and that holds() is exact at the edges.
+ */
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "fiob_span.h"
+#include "fiob_test.h"
+
+static size_t page(void)
+{
+	return (size_t)sysconf(_SC_PAGESIZE);
+}
+
+static bool covers(const struct fiob_span *s, const void *p, size_t len)
+{
+	uintptr_t lo = (uintptr_t)s->range.iov_base;
+
+	return (uintptr_t)p >= lo &&
+	       (uintptr_t)p + len <= lo + s->range.iov_len;
+}
+
+/*
+ * Caller memory of @n pages at @pg pages into a mapping of @total pages;
+ * the rest unmapped when @holes, so the address space around is free.
+ */
+static char *user_pages(size_t total, size_t pg, size_t n, bool holes,
+			char **map)
+{
+	*map = mmap(NULL, total * page(), PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (*map == MAP_FAILED)
+		abort();
+	if (holes) {
+		munmap(*map, pg * page());
+		munmap(*map + (pg + n) * page(), (total - pg - n) * page());
+	}
+	return *map + pg * page();
+}
+
+static void discard_goes_right_below_free_space(void)
+{
+	char *map, *user = user_pages(16, 8, 4, true, &map);
+	struct iovec mem = { user + 100, 4 * page() - 200 };
+	struct fiob_span s;
+
+	FT_EQ(fiob_span_init(&s, &mem, 8192), 0);
+	FT_ASSERT(s.mapped);
+	FT_EQ(s.discard_len, 8192 > page() ? 8192 : page());
+	FT_ASSERT(s.discard + s.discard_len == user);
+	FT_ASSERT(s.range.iov_base == s.discard);
+	FT_EQ(s.range.iov_len, s.discard_len + 4 * page());
+	memset(s.discard, 0xab, s.discard_len);	/* writable */
+	FT_ASSERT(fiob_span_holds(&s, mem.iov_base, mem.iov_len));
+	FT_ASSERT(fiob_span_holds(&s, s.discard, s.range.iov_len));
+	FT_ASSERT(!fiob_span_holds(&s, s.discard, s.range.iov_len + 1));
+	FT_ASSERT(!fiob_span_holds(&s, s.discard - 1, 1));
+	FT_ASSERT(!fiob_span_holds(&s, user + 4 * page(), 1));
+	fiob_span_exit(&s);
+	FT_ASSERT(s.discard == NULL);
+	munmap(user, 4 * page());
+}
+
+static void discard_goes_right_above_when_below_is_taken(void)
+{
+	char *map, *user = user_pages(16, 8, 4, true, &map);
+	char *below = mmap(user - page(), page(), PROT_READ | PROT_WRITE,
+			   MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE,
+			   -1, 0);
+	struct iovec mem = { user, 4 * page() };
+	struct fiob_span s;
+
+	FT_ASSERT(below == user - page());
+	FT_EQ(fiob_span_init(&s, &mem, 100), 0);
+	FT_ASSERT(s.mapped && s.discard == user + 4 * page());
+	FT_EQ(s.discard_len, page());
+	FT_ASSERT(s.range.iov_base == user);
+	FT_EQ(s.range.iov_len, 5 * page());
+	fiob_span_exit(&s);
+	munmap(below, 5 * page());
+}
+
+/*
+ * Memory in the malloc heap (fio mallocs small buffer blocks there): the
+ * discard area lands beside it or in the same heap, and either way the
+ * range covers both, in whole pages, under the cap.
+ */
+static void heap_memory_gets_a_covering_range(void)
+{
+	char *user = malloc(3 * page());
+	char *after = malloc(3 * page());	/* heap pages above it */
+	struct iovec mem = { user, 3 * page() };
+	struct fiob_span s;
+
+	FT_ASSERT(user && after);
+	FT_EQ(fiob_span_init(&s, &mem, 8192), 0);
+	FT_ASSERT(s.discard);
+	FT_ASSERT(covers(&s, user, 3 * page()));
+	FT_ASSERT(covers(&s, s.discard, s.discard_len));
+	FT_ASSERT(s.range.iov_len <= FIOB_SPAN_MAX_BYTES);
+	FT_EQ((uintptr_t)s.range.iov_base % page(), 0);
+	FT_EQ(s.range.iov_len % page(), 0);
+	memset(s.discard, 0xcd, s.discard_len);
+	fiob_span_exit(&s);
+	free(after);
+	free(user);
+}
+
+/*
+ * Neighbours taken (the user pages sit inside a larger mapping) and the
+ * malloc heap far away (brk near the program, mmap near the top of the
+ * address space): no span, and nothing left behind.
+ */
+static void no_room_when_the_range_would_pass_the_cap(void)
+{
+	char *map, *user = user_pages(6, 1, 4, false, &map);
+	struct iovec mem = { user, 4 * page() };
+	struct fiob_span s;
+
+	FT_EQ(fiob_span_init(&s, &mem, 8192), -ENOMEM);
+	FT_ASSERT(s.discard == NULL && s.range.iov_len == 0);
+	munmap(map, 6 * page());
+}
+
+static void bad_input_and_exit_on_zeroed(void)
+{
+	struct iovec none = { NULL, 0 }, some = { &none, 16 };
+	struct iovec huge = { &none, FIOB_SPAN_MAX_BYTES + 1 };
+	struct fiob_span s;
+
+	memset(&s, 0, sizeof(s));
+	fiob_span_exit(&s);
+	FT_EQ(fiob_span_init(&s, &none, 8192), -EINVAL);
+	FT_EQ(fiob_span_init(&s, &some, 0), -EINVAL);
+	FT_EQ(fiob_span_init(&s, &huge, 8192), -EINVAL);
+	FT_ASSERT(s.discard == NULL);
+	FT_ASSERT(!fiob_span_holds(&s, &none, 1));
+	fiob_span_exit(&s);
+}
+
+FT_MAIN(
+	FT_RUN(discard_goes_right_below_free_space);
+	FT_RUN(discard_goes_right_above_when_below_is_taken);
+	FT_RUN(heap_memory_gets_a_covering_range);
+	FT_RUN(no_room_when_the_range_would_pass_the_cap);
+	FT_RUN(bad_input_and_exit_on_zeroed)
+)
