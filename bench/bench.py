@@ -33,8 +33,9 @@ What runs
     (bounce=auto, so every I/O passes straight through). Bounce-core rows: a
     misaligned job on fio-bounce against the aligned job it becomes, run on
     stock io_uring: iomem_align=7 against the same job without it; 4K at
-    512-byte offsets (blockalign=512) as a user gets it (below the automatic
-    zero-copy threshold, so copied) against 8K aligned I/O, the window
+    512-byte offsets (blockalign=512) as a user gets it (auto: zero copy on
+    the span, else copied below the automatic threshold) against 8K
+    aligned I/O, the window
     fio-bounce actually moves; 512-byte random reads against 4K aligned ones
     (fio#186's case). Zero-copy rows, zero copy forced at every size
     (bounce_zero_copy_min=0): the same 4K blockalign=512 reads and RMW
@@ -92,8 +93,8 @@ Method
 
     Targets are per-row ratios: 1.00 for the foundation rows, 0.95 for the
     memory-bounced 4K row, 0.90 for 128K memory-bounced reads, 1.00 for the
-    4K blockalign=512 reads of an 8K window (auto, which copies, and zero
-    copy forced), 0.80 for the copy against aligned memcpy and 0.95
+    4K blockalign=512 reads of an 8K window (auto, and zero copy forced),
+    0.80 for the copy against aligned memcpy and 0.95
     against memcpy at the same distance; the RMW
     row, the 512-byte row and the fixedbufs row state their figures
     without a target.
@@ -118,7 +119,8 @@ Method
     every run: aligned rows must pass through with nothing bounced, and each
     misaligned row must show its path (mem_bounced, window_reads or
     rmw_writes > 0; zero-copy rows zero_copy > 0 and bytes_copied == 0,
-    other rows zero_copy == 0). A row whose path did not run, or whose fio-bounce runs
+    other rows zero_copy == 0, except the auto row, where the engine
+    chooses). A row whose path did not run, or whose fio-bounce runs
     could not register their slots, is an error, not a result.
 
 Output

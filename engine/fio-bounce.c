@@ -597,6 +597,26 @@ static uint64_t fiob_file_zc_min(struct fiob_data *bd,
 }
 
 /*
+ * The threshold of @f's reads, given @zc_min for its writes (@src: why it
+ * differs, NULL if not). With the span, a zero-copy read pins nothing and
+ * copies nothing, so under auto every size goes zero copy: at 4 KiB it
+ * cost the submitting thread 0.91-0.95 of stock io_uring's aligned read of
+ * the same window, where the copy path cost 1.01-1.09 (bench/RESULTS-zc.md,
+ * section 7). Writes keep the calibrated threshold: theirs are pinned.
+ */
+static uint64_t fiob_file_zc_min_read(const struct fiob_data *bd,
+				      const struct fiob_options *o,
+				      uint64_t zc_min, const char **src)
+{
+	*src = NULL;
+	if (o->bounce_zero_copy_min != FIOB_ZC_MIN_AUTO ||
+	    bd->core.span_state != FIOB_SPAN_YES)
+		return zc_min;
+	*src = "fixed";
+	return 0;
+}
+
+/*
  * Whether @f's window I/O may go zero copy under the rule in force: probed
  * once per open (fiob_probe_vec), unless there is nothing to gain, the job
  * turned it off, or the test hook FIOB_TEST_ZERO_COPY_PROBE=0|1 (read at
@@ -981,7 +1001,8 @@ static int fiob_open_file(struct thread_data *td, struct fio_file *f)
 	struct fiob_align in_force;
 	enum fiob_vec vec = FIOB_VEC_NA;
 	const char *zc_min_src = NULL;	/* NULL: no zero copy for @f */
-	uint64_t zc_min = 0;
+	const char *zc_read_src = NULL;	/* NULL: reads as writes */
+	uint64_t zc_min = 0, zc_min_read = 0;
 	int ret;
 
 	ret = fiob_check_md(td, f);
@@ -1005,8 +1026,11 @@ static int fiob_open_file(struct thread_data *td, struct fio_file *f)
 		ret = fiob_file_align(td, f, &fi, &in_force);
 	if (!ret) {
 		vec = fiob_file_vec(td, f, &fi, &in_force);
-		if (fiob_vec_ok(vec))
+		if (fiob_vec_ok(vec)) {
 			zc_min = fiob_file_zc_min(bd, o, &zc_min_src);
+			zc_min_read = fiob_file_zc_min_read(bd, o, zc_min,
+							    &zc_read_src);
+		}
 		ret = fiob_record_file(bd, f, &in_force, fi.src, vec, zc_min,
 				       zc_min_src);
 	}
@@ -1025,6 +1049,9 @@ static int fiob_open_file(struct thread_data *td, struct fio_file *f)
 	cf->size = fi.size;
 	cf->zero_copy = fiob_vec_ok(vec);
 	cf->zero_copy_min = zc_min;
+	cf->zero_copy_min_read = zc_min_read;
+	bd->stat_files[f->fileno].zero_copy_min_read = zc_min_read;
+	bd->stat_files[f->fileno].zero_copy_min_read_src = zc_read_src;
 	dprint(FD_IO, "fio-bounce: %s: needs off=%u mem=%u (%s), in force "
 	       "off=%u mem=%u zero_copy=%s\n", f->file_name, fi.need.off,
 	       fi.need.mem, fiob_align_src_name(fi.src), in_force.off,
@@ -1035,6 +1062,10 @@ static int fiob_open_file(struct thread_data *td, struct fio_file *f)
 		       "window I/O copies\n", f->file_name,
 		       (unsigned long long)zc_min, zc_min_src,
 		       fiob_zc_copy_speed());
+	if (zc_min_src && zc_read_src)
+		dprint(FD_IO, "fio-bounce: %s: zero_copy_min_read=%llu (%s): "
+		       "reads on the span pin nothing\n", f->file_name,
+		       (unsigned long long)zc_min_read, zc_read_src);
 	ret = fiob_share_setup(td, f, cf, in_force.off);
 	if (ret) {
 		td_verror(td, -ret, "fiob_open_file");

@@ -57,17 +57,25 @@ const char *const fiob_core_span_names[] = {
 	[FIOB_SPAN_REFUSED] = "refused",
 };
 
-/* Whether zero-copy reads can have a span, and if so, its discard area. */
-static enum fiob_core_span span_setup(struct fiob_core *c,
-				      const struct fiob_core_params *p)
+/*
+ * Place the span's discard area for zero-copy reads. First thing: the
+ * slots' and the ring's mappings would otherwise take the free address
+ * space right beside fio's buffers (mmap fills from the top down).
+ */
+static void span_place(struct fiob_core *c, const struct fiob_core_params *p)
 {
-	if (!p->user_mem.iov_len || !p->discard_len || !c->slots.nr)
-		return FIOB_SPAN_OFF;
-	if (!fiob_ring_has_fixed_vec(&c->ring))
-		return FIOB_SPAN_OLD_KERNEL;
-	if (fiob_span_init(&c->span, &p->user_mem, p->discard_len))
-		return FIOB_SPAN_NO_ROOM;
-	return FIOB_SPAN_YES;
+	c->span_state = FIOB_SPAN_OFF;
+	if (!p->user_mem.iov_len || !p->discard_len || !p->nr_slots)
+		return;
+	c->span_state = fiob_span_init(&c->span, &p->user_mem, p->discard_len) ?
+			FIOB_SPAN_NO_ROOM : FIOB_SPAN_YES;
+}
+
+/* A span that will not be registered is dropped; span_state says why. */
+static void span_drop(struct fiob_core *c, enum fiob_core_span why)
+{
+	fiob_span_exit(&c->span);
+	c->span_state = why;
 }
 
 /*
@@ -81,16 +89,16 @@ static int register_bufs(struct fiob_core *c, const struct fiob_core_params *p,
 {
 	int ret;
 
-	c->span_state = span_setup(c, p);
+	if (c->span_state == FIOB_SPAN_YES && !fiob_ring_has_fixed_vec(&c->ring))
+		span_drop(c, FIOB_SPAN_OLD_KERNEL);
 	if (c->span_state == FIOB_SPAN_YES) {
 		ret = fiob_ring_register_bufs(&c->ring, p->user_bufs, nr_user,
 					      c->slots.base, c->slots.nr,
 					      c->slots.size, &c->span.range);
 		if (!ret)
 			return 0;
-		c->span_state = FIOB_SPAN_REFUSED;
 		c->span_reg_err = ret;
-		fiob_span_exit(&c->span);
+		span_drop(c, FIOB_SPAN_REFUSED);
 	}
 	return fiob_ring_register_bufs(&c->ring, p->user_bufs, nr_user,
 				       c->slots.base, c->slots.nr,
@@ -130,6 +138,7 @@ int fiob_core_init(struct fiob_core *c, const struct fiob_core_params *p)
 	ret = fiob_ovl_init(&c->ovl, p->depth);
 	if (ret)
 		goto err;
+	span_place(c, p);
 	if (p->nr_slots) {
 		c->err_what = "bounce slots";
 		ret = fiob_slots_init(&c->slots, p->nr_slots, p->slot_size,
@@ -158,6 +167,8 @@ int fiob_core_init(struct fiob_core *c, const struct fiob_core_params *p)
 		 */
 		c->slots_reg_err = register_bufs(c, p, 0);
 	}
+	if (c->span_state == FIOB_SPAN_YES && c->ring.span_buf < 0)
+		span_drop(c, FIOB_SPAN_OFF);	/* nothing registered */
 	c->err_what = NULL;
 	return 0;
 err:

@@ -48,6 +48,7 @@ struct fiob_file {
 	bool regular;		/* a regular file: windows may cross EOF */
 	bool zero_copy;		/* window I/O may go vectored, uncopied */
 	uint64_t zero_copy_min;	/* ... from this many user bytes (fiob_zc.h) */
+	uint64_t zero_copy_min_read;	/* reads' own: 0 on the span */
 	uint64_t size;		/* regular files: the size as we know it */
 	/* fiob_pass_masks() of align under the job's mode: the fast path's test. */
 	uint64_t pass_off_mask;

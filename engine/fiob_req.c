@@ -391,7 +391,8 @@ int fiob_req_queue(struct fiob_core *c, uint32_t id, void *owner,
 	fiob_plan(&r->plan, &f->align, kind, off, len, op == FIOB_OP_WRITE);
 	/* bounce=always measures the copy: it keeps copying. */
 	r->zero_copy = f->zero_copy && c->p.mode == FIOB_MODE_AUTO &&
-		       len >= f->zero_copy_min &&
+		       len >= (op == FIOB_OP_WRITE ? f->zero_copy_min :
+			       f->zero_copy_min_read) &&
 		       fiob_plan_zero_copy(&r->plan, &f->align, (uintptr_t)buf,
 					   len);
 

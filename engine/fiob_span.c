@@ -46,6 +46,7 @@ int fiob_span_init(struct fiob_span *s, const struct iovec *user,
 	uintptr_t u = (uintptr_t)user->iov_base;
 	uintptr_t first = u & ~(uintptr_t)(page - 1);
 	uintptr_t end = fiob_round_up(u + user->iov_len, page);
+	size_t step;
 	void *heap;
 
 	*s = (struct fiob_span){ 0 };
@@ -53,11 +54,21 @@ int fiob_span_init(struct fiob_span *s, const struct iovec *user,
 	    end - first > FIOB_SPAN_MAX_BYTES)
 		return -EINVAL;
 	s->discard_len = fiob_round_up(discard_len, page);
-	/* Right below the user pages, then right above them. */
-	if (first > s->discard_len)
-		s->discard = map_at(first - s->discard_len, s->discard_len);
-	if (!s->discard && end < UINTPTR_MAX - s->discard_len)
-		s->discard = map_at(end, s->discard_len);
+	/*
+	 * Right below the user pages, then right above them, a page further
+	 * out each time: the mapping that holds them usually starts or ends
+	 * a little beyond (malloc's chunk header, its rounding). Pages in
+	 * between belong to that mapping; if they do not, registering the
+	 * range fails and the caller goes without.
+	 */
+	for (step = 0; !s->discard && step < FIOB_SPAN_REACH_PAGES; step++) {
+		size_t gap = step * page + s->discard_len;
+
+		if (first > gap)
+			s->discard = map_at(first - gap, s->discard_len);
+		if (!s->discard && end < UINTPTR_MAX - gap)
+			s->discard = map_at(end + step * page, s->discard_len);
+	}
 	if (s->discard) {
 		s->mapped = true;
 	} else {

@@ -29,6 +29,8 @@
 
 /* No span over more than this: it is all pinned while the job runs. */
 #define FIOB_SPAN_MAX_BYTES	(64u << 20)
+/* How far from the user pages a discard area beside them may start. */
+#define FIOB_SPAN_REACH_PAGES	16u
 
 struct fiob_span {
 	char *discard;		/* @discard_len bytes, page-aligned; NULL: none */

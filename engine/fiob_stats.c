@@ -179,6 +179,9 @@ int fiob_stats_line(char *buf, size_t len, const struct fiob_stats_ctx *ctx,
 		if (f->zero_copy_min_src)
 			put(&o, ",zero_copy_min=%" PRIu64 ":%s",
 			    f->zero_copy_min, f->zero_copy_min_src);
+		if (f->zero_copy_min_src && f->zero_copy_min_read_src)
+			put(&o, ",zero_copy_min_read=%" PRIu64 ":%s",
+			    f->zero_copy_min_read, f->zero_copy_min_read_src);
 		put(&o, ")");
 	}
 	return (int)o.pos;
@@ -216,6 +219,12 @@ int fiob_stats_json(char *buf, size_t len, const struct fiob_stats_ctx *ctx,
 			put(&o, ",\"zero_copy_min\":%" PRIu64
 			    ",\"zero_copy_min_source\":", f->zero_copy_min);
 			put_json_string(&o, f->zero_copy_min_src);
+		}
+		if (f->zero_copy_min_src && f->zero_copy_min_read_src) {
+			put(&o, ",\"zero_copy_min_read\":%" PRIu64
+			    ",\"zero_copy_min_read_source\":",
+			    f->zero_copy_min_read);
+			put_json_string(&o, f->zero_copy_min_read_src);
 		}
 		put(&o, "}");
 	}

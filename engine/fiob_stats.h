@@ -56,6 +56,9 @@ struct fiob_stats_file {
 	const char *zero_copy;		/* the vectored probe's answer */
 	uint64_t zero_copy_min;		/* smallest I/O sent zero copy */
 	const char *zero_copy_min_src;	/* why; NULL: no zero copy */
+	/* Reads' own threshold where it differs (the span), and why. */
+	uint64_t zero_copy_min_read;
+	const char *zero_copy_min_read_src;	/* NULL: the same as writes */
 };
 
 struct fiob_stats_ctx {

@@ -240,19 +240,26 @@ def threshold_option_splits_by_size(ctx):
           f'bytes each: {c}')
 
 
-@test('by default (bounce_zero_copy_min=auto) the threshold comes from a '
-      'copy timed once per process: a power of two from 16 KiB to 1 MiB, '
-      'the same for every job of the process (thread=1); blockalign=512 '
-      'random reads below it copy (zero_copy 0, every window byte copied) '
-      'and those at or above it go zero copy (0 bytes copied)', timeout=180)
-def threshold_auto_sizes(ctx):
-    dev = targets.loop(ctx, 4096, 32 << 20)
-    sizes = [4 << 10] + [1 << k for k in range(14, 21)]   # 4K, 16K .. 1M
+def _auto_sizes_job(ctx, dev, sizes, env=None):
     text = ''.join(f'[r{bs}]\nfilename={dev}\ndirect=1\nthread=1\n'
                    f'rw=randread\nbs={bs}\nblockalign=512\niodepth=4\n'
                    f'number_ios=48\nrandseed=23\nstonewall\n'
                    for bs in sizes)
-    r = expect_ok(fio_job(ctx, text))
+    return expect_ok(fio_job(ctx, text, env=env))
+
+
+@test('by default (bounce_zero_copy_min=auto) the threshold comes from a '
+      'copy timed once per process: a power of two from 16 KiB to 1 MiB, '
+      'the same for every job of the process (thread=1); without the span '
+      '(FIOB_TEST_ZERO_COPY_FIXED=0) blockalign=512 random reads below it '
+      'copy (zero_copy 0, every window byte copied) and those at or above '
+      'it go zero copy (0 bytes copied); with the span the reads\' own '
+      'threshold is 0 (source fixed) and reads of every size go zero copy',
+      timeout=180)
+def threshold_auto_sizes(ctx):
+    dev = targets.loop(ctx, 4096, 32 << 20)
+    sizes = [4 << 10] + [1 << k for k in range(14, 21)]   # 4K, 16K .. 1M
+    r = _auto_sizes_job(ctx, dev, sizes, env={FIXED_HOOK: '0'})
     by_job = {s['job']: s for s in r.stats}
     check(len(by_job) == len(sizes), f'stats of {sorted(by_job)}')
     mins = {s['files'][0].get('zero_copy_min') for s in r.stats}
@@ -273,6 +280,24 @@ def threshold_auto_sizes(ctx):
             check(c['zero_copy'] == c['window_reads'] and
                   c['bytes_copied'] == 0,
                   f'bs={bs} at or above the threshold {t} copied: {c}')
+    check(all('zero_copy_min_read' not in s['files'][0] for s in r.stats),
+          f'without the span the reads have a threshold of their own: '
+          f'{r.stats[0]}')
+    r = _auto_sizes_job(ctx, dev, sizes)
+    if r.stats[0]['zero_copy_fixed'] == 'old-kernel':
+        raise Skip('this kernel lacks IORING_OP_READV_FIXED (6.15+)')
+    for s in r.stats:
+        f, c = s['files'][0], s['counters']
+        check(s['zero_copy_fixed'] == 'yes' and
+              f.get('zero_copy_min_source') == 'auto' and
+              f.get('zero_copy_min_read') == 0 and
+              f.get('zero_copy_min_read_source') == 'fixed',
+              f'{s["job"]}: want the span, writes at the automatic '
+              f'threshold and reads at 0 (fixed): {s}')
+        check(c['window_reads'] > 0 and
+              c['zero_copy'] == c['window_reads'] and
+              c['bytes_copied'] == 0,
+              f'{s["job"]}: a read on the span copied: {c}')
 
 
 @test('with unregistered slots (bounce_register=0) the copy path pins its '

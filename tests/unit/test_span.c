@@ -88,6 +88,33 @@ static void discard_goes_right_above_when_below_is_taken(void)
 }
 
 /*
+ * The mapping that holds the user pages reaches a page beyond them on both
+ * sides (as malloc's chunk header does): the discard area goes one page
+ * further down, and the range covers the page in between.
+ */
+static void discard_reaches_past_the_mapping_edge(void)
+{
+	char *map, *user = user_pages(16, 8, 4, true, &map);
+	char *edge = mmap(user - page(), 6 * page(), PROT_READ | PROT_WRITE,
+			  MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE,
+			  -1, 0);
+	struct iovec mem = { user, 4 * page() };
+	struct fiob_span s;
+
+	FT_ASSERT(edge == MAP_FAILED);	/* the user pages are there */
+	munmap(user, 4 * page());
+	edge = mmap(user - page(), 6 * page(), PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+	FT_ASSERT(edge == user - page());
+	FT_EQ(fiob_span_init(&s, &mem, page()), 0);
+	FT_ASSERT(s.mapped && s.discard == user - 2 * page());
+	FT_ASSERT(s.range.iov_base == s.discard);
+	FT_EQ(s.range.iov_len, 6 * page());	/* discard, edge, user */
+	fiob_span_exit(&s);
+	munmap(edge, 6 * page());
+}
+
+/*
  * Memory in the malloc heap (fio mallocs small buffer blocks there): the
  * discard area lands beside it or in the same heap, and either way the
  * range covers both, in whole pages, under the cap.
@@ -114,19 +141,20 @@ static void heap_memory_gets_a_covering_range(void)
 }
 
 /*
- * Neighbours taken (the user pages sit inside a larger mapping) and the
- * malloc heap far away (brk near the program, mmap near the top of the
- * address space): no span, and nothing left behind.
+ * Neighbours taken beyond the reach (the user pages sit inside a larger
+ * mapping) and the malloc heap far away (brk near the program, mmap near
+ * the top of the address space): no span, and nothing left behind.
  */
 static void no_room_when_the_range_would_pass_the_cap(void)
 {
-	char *map, *user = user_pages(6, 1, 4, false, &map);
+	size_t pad = FIOB_SPAN_REACH_PAGES + 4, total = 4 + 2 * pad;
+	char *map, *user = user_pages(total, pad, 4, false, &map);
 	struct iovec mem = { user, 4 * page() };
 	struct fiob_span s;
 
 	FT_EQ(fiob_span_init(&s, &mem, 8192), -ENOMEM);
 	FT_ASSERT(s.discard == NULL && s.range.iov_len == 0);
-	munmap(map, 6 * page());
+	munmap(map, total * page());
 }
 
 static void bad_input_and_exit_on_zeroed(void)
@@ -148,6 +176,7 @@ static void bad_input_and_exit_on_zeroed(void)
 FT_MAIN(
 	FT_RUN(discard_goes_right_below_free_space);
 	FT_RUN(discard_goes_right_above_when_below_is_taken);
+	FT_RUN(discard_reaches_past_the_mapping_edge);
 	FT_RUN(heap_memory_gets_a_covering_range);
 	FT_RUN(no_room_when_the_range_would_pass_the_cap);
 	FT_RUN(bad_input_and_exit_on_zeroed)

@@ -600,13 +600,17 @@ static void append_reports_errno_for_a_bad_path(void)
 	      -ENOENT);
 }
 
-/* The zero-copy threshold: recorded only for a file that may go zero copy. */
+/*
+ * The zero-copy threshold: recorded only for a file that may go zero copy;
+ * the reads' own only where it differs.
+ */
 static void zero_copy_min_in_line_and_json_when_set(void)
 {
 	static const struct fiob_stats_file f[] = {
 		{ .name = "/dev/loop0", .align = { 4096, 512 }, .src = "statx",
 		  .zero_copy = "accepted", .zero_copy_min = 131072,
-		  .zero_copy_min_src = "auto" },
+		  .zero_copy_min_src = "auto", .zero_copy_min_read = 0,
+		  .zero_copy_min_read_src = "fixed" },
 		{ .name = "/tmp/f", .align = { 4096, 512 }, .src = "statx",
 		  .zero_copy = "refused" },
 	};
@@ -617,7 +621,8 @@ static void zero_copy_min_in_line_and_json_when_set(void)
 	c.files = f;
 	fiob_stats_line(buf, sizeof(buf), &c, &st);
 	FT_ASSERT(strstr(buf, " align[/dev/loop0]=4096/512(statx,zero_copy="
-			 "accepted,zero_copy_min=131072:auto) "));
+			 "accepted,zero_copy_min=131072:auto,"
+			 "zero_copy_min_read=0:fixed) "));
 	FT_ASSERT(strstr(buf, " align[/tmp/f]=4096/512(statx,zero_copy="
 			 "refused)"));
 	fiob_stats_json(buf, sizeof(buf), &c, &st);
@@ -629,8 +634,14 @@ static void zero_copy_min_in_line_and_json_when_set(void)
 	FT_ASSERT(get(&p, "files[0].zero_copy_min_source") &&
 		  !strcmp(get(&p, "files[0].zero_copy_min_source")->val,
 			  "auto"));
+	FT_ASSERT(get(&p, "files[0].zero_copy_min_read") &&
+		  !strcmp(get(&p, "files[0].zero_copy_min_read")->val, "0"));
+	FT_ASSERT(get(&p, "files[0].zero_copy_min_read_source") &&
+		  !strcmp(get(&p, "files[0].zero_copy_min_read_source")->val,
+			  "fixed"));
 	FT_ASSERT(!get(&p, "files[1].zero_copy_min") &&
-		  !get(&p, "files[1].zero_copy_min_source"));
+		  !get(&p, "files[1].zero_copy_min_source") &&
+		  !get(&p, "files[1].zero_copy_min_read"));
 }
 
 FT_MAIN(
