@@ -946,10 +946,14 @@ static int fiob_post_init(struct thread_data *td)
 	}
 	/*
 	 * Zero-copy reads as READV_FIXED need a span over fio's buffers
-	 * (fiob_span.h). Test hook FIOB_TEST_ZERO_COPY_FIXED=0: none, as on a
-	 * kernel without the op, so they go out as plain READV.
+	 * (fiob_span.h), which pins their pages now. Not with
+	 * read_iolog_chunked: fio may free and reallocate its buffers mid-run
+	 * there (iolog.c), and a registration keeps the old pages. Test hook
+	 * FIOB_TEST_ZERO_COPY_FIXED=0: none, as on a kernel without the op, so
+	 * they go out as plain READV.
 	 */
 	if (o->bounce == FIOB_MODE_AUTO && o->bounce_zero_copy &&
+	    !td->o.read_iolog_chunked &&
 	    !fiob_test_hook_is("FIOB_TEST_ZERO_COPY_FIXED", "0")) {
 		p.user_mem = fiob_io_u_mem(bd->io_u_bufs, td->o.iodepth);
 		p.discard_len = 2 * blk;

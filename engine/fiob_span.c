@@ -1,7 +1,6 @@
 /* The span (fiob_span.h): a discard area placed where one range covers it. */
 #include <errno.h>
 #include <stdint.h>
-#include <stdlib.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -47,7 +46,6 @@ int fiob_span_init(struct fiob_span *s, const struct iovec *user,
 	uintptr_t first = u & ~(uintptr_t)(page - 1);
 	uintptr_t end = fiob_round_up(u + user->iov_len, page);
 	size_t step;
-	void *heap;
 
 	*s = (struct fiob_span){ 0 };
 	if (!u || !user->iov_len || !discard_len ||
@@ -69,28 +67,18 @@ int fiob_span_init(struct fiob_span *s, const struct iovec *user,
 		if (!s->discard && end < UINTPTR_MAX - gap)
 			s->discard = map_at(end + step * page, s->discard_len);
 	}
-	if (s->discard) {
-		s->mapped = true;
-	} else {
-		/* The same heap: fio malloc()s its buffers in this thread. */
-		if (posix_memalign(&heap, page, s->discard_len))
-			return -ENOMEM;
-		s->discard = heap;
+	if (!s->discard) {
+		s->discard_len = 0;
+		return -ENOMEM;
 	}
 	s->range = cover(u, user->iov_len, (uintptr_t)s->discard,
 			 s->discard_len, page);
-	if (s->range.iov_len > FIOB_SPAN_MAX_BYTES) {
-		fiob_span_exit(s);
-		return -ENOMEM;
-	}
 	return 0;
 }
 
 void fiob_span_exit(struct fiob_span *s)
 {
-	if (s->discard && s->mapped)
+	if (s->discard)
 		munmap(s->discard, s->discard_len);
-	else
-		free(s->discard);
 	*s = (struct fiob_span){ 0 };
 }

@@ -7,12 +7,15 @@
  * A fixed vectored op needs every segment inside the one registered buffer
  * it names (segments from two registered buffers fail with EFAULT), and
  * the engine does not choose where fio puts its buffers; so the discard
- * area goes where one range can cover both: right beside the buffers'
- * pages when the address space there is free, else in the same malloc
- * heap (fio mallocs its buffers in the job's thread, as the engine's
- * post_init runs), whose pages in between are mapped too. Whether the
- * range really is all mapped only registering it tells; the caller falls
- * back to plain READV when it fails.
+ * area goes right beside the buffers' pages, where the address space is
+ * free: fio's buffer block is its own mapping when it is large (glibc
+ * mmaps 128 KiB and up) or mem=mmap/shm. A block inside the malloc heap
+ * (small jobs) has taken pages all around, so those jobs go without, and
+ * their zero-copy reads are plain READV. (A discard block malloc()ed in
+ * the same heap, the span covering the heap between, was tried: fio's
+ * iolog replay job then aborted on a corrupted heap in about one run in
+ * eight, cause not found, and it was taken out: bench/RESULTS-zc.md,
+ * section 7.)
  *
  * The discard area takes the window bytes around the user's of every
  * zero-copy read at once: bytes nobody reads, so concurrent transfers into
@@ -33,16 +36,17 @@
 #define FIOB_SPAN_REACH_PAGES	16u
 
 struct fiob_span {
-	char *discard;		/* @discard_len bytes, page-aligned; NULL: none */
+	char *discard;		/* @discard_len bytes, mapped; NULL: none */
 	size_t discard_len;
-	bool mapped;		/* mmap()ed beside the user memory (else malloc) */
 	struct iovec range;	/* whole pages holding the user memory and discard */
 };
 
 /*
- * Place a discard area of @discard_len bytes (rounded up to the page) so
- * that one range of at most FIOB_SPAN_MAX_BYTES covers it and @user.
- * Returns 0, or -ENOMEM when neither placement works (s->discard NULL).
+ * Map a discard area of @discard_len bytes (rounded up to the page) right
+ * below or above @user's pages (within FIOB_SPAN_REACH_PAGES), so that one
+ * range covers both. Returns 0, -EINVAL for @user over
+ * FIOB_SPAN_MAX_BYTES, or -ENOMEM when the address space beside it is
+ * taken (s->discard NULL).
  */
 int fiob_span_init(struct fiob_span *s, const struct iovec *user,
 		   size_t discard_len);
