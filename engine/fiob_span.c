@@ -55,9 +55,9 @@ int fiob_span_init(struct fiob_span *s, const struct iovec *user,
 	/*
 	 * Right below the user pages, then right above them, a page further
 	 * out each time: the mapping that holds them usually starts or ends
-	 * a little beyond (malloc's chunk header, its rounding). Pages in
-	 * between belong to that mapping; if they do not, registering the
-	 * range fails and the caller goes without.
+	 * a little beyond (malloc's chunk header, its rounding). The pages in
+	 * between are pinned with the rest; a hole or a guard page there
+	 * makes the registration fail, and the caller goes without.
 	 */
 	for (step = 0; !s->discard && step < FIOB_SPAN_REACH_PAGES; step++) {
 		size_t gap = step * page + s->discard_len;
