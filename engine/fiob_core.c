@@ -87,17 +87,13 @@ static void span_drop(struct fiob_core *c, enum fiob_core_span why)
 static int register_bufs(struct fiob_core *c, const struct fiob_core_params *p,
 			 uint32_t nr_user)
 {
-	int ret;
-
 	if (c->span_state == FIOB_SPAN_YES && !fiob_ring_has_fixed_vec(&c->ring))
 		span_drop(c, FIOB_SPAN_OLD_KERNEL);
 	if (c->span_state == FIOB_SPAN_YES) {
-		ret = fiob_ring_register_bufs(&c->ring, p->user_bufs, nr_user,
-					      c->slots.base, c->slots.nr,
-					      c->slots.size, &c->span.range);
-		if (!ret)
+		if (!fiob_ring_register_bufs(&c->ring, p->user_bufs, nr_user,
+					     c->slots.base, c->slots.nr,
+					     c->slots.size, &c->span.range))
 			return 0;
-		c->span_reg_err = ret;
 		span_drop(c, FIOB_SPAN_REFUSED);
 	}
 	return fiob_ring_register_bufs(&c->ring, p->user_bufs, nr_user,

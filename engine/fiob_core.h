@@ -128,7 +128,6 @@ struct fiob_core {
 	struct fiob_ring ring;	/* buffer bases and file table live there */
 	int slots_reg_err;	/* -errno: why registering the slots failed */
 	enum fiob_core_span span_state;
-	int span_reg_err;	/* FIOB_SPAN_REFUSED: the -errno */
 	struct fiob_span span;
 	struct fiob_core_params p;
 	struct fiob_req *reqs;
